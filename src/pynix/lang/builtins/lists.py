@@ -1,0 +1,273 @@
+"""List functions."""
+
+from __future__ import annotations
+
+from functools import partial
+from types import FunctionType
+from typing import Any
+
+from ..errors import EvalError
+from ..runtime import (
+    call,
+    equal,
+    expect_attrs,
+    expect_function,
+    expect_int,
+    expect_list,
+    expect_string_no_ctx,
+    less_than,
+    select,
+    truthy,
+)
+from ..values import NixPath, NixStr, PrimOp, Thunk
+from . import PRIMOPS, primop
+
+
+def _f(v: Any) -> Any:
+    return v.force() if type(v) is Thunk else v
+
+
+def _lst(v: Any) -> list[Any]:
+    return expect_list(v.force() if type(v) is Thunk else v)
+
+
+def _fn(v: Any) -> Any:
+    return expect_function(v.force() if type(v) is Thunk else v)
+
+
+def _apply(f: Any, x: Any) -> Any:
+    return f(x) if type(f) is FunctionType else call(f, x)
+
+
+def _apply2(f: Any, x: Any, y: Any) -> Any:
+    g = f(x) if type(f) is FunctionType else call(f, x)
+    return g(y) if type(g) is FunctionType else call(g, y)
+
+
+def lazy_apply(f: Any, x: Any) -> Thunk:
+    """A thunk for ``f x``."""
+    return Thunk(partial(_apply, f, x))
+
+
+@primop("map", 2)
+def map_(f: Any, xs: Any) -> list[Any]:
+    items = _lst(xs)
+    f = _f(f)
+    return [Thunk(partial(_apply, f, x)) for x in items]
+
+
+@primop("filter", 2)
+def filter_(f: Any, xs: Any) -> list[Any]:
+    items = _lst(xs)
+    f = _fn(f)
+    out = [x for x in items if truthy(_apply(f, x), None)]
+    return out if len(out) != len(items) else items
+
+
+@primop("foldl'", 3)
+def foldl(op: Any, nul: Any, xs: Any) -> Any:
+    items = _lst(xs)
+    if not items:
+        return _f(nul)
+    op = _f(op)
+    acc = nul
+    if type(op) is FunctionType:
+        for x in items:
+            g = op(acc)
+            acc = g(x) if type(g) is FunctionType else call(g, x)
+        return acc
+    for x in items:
+        acc = call(call(op, acc), x)
+    return acc
+
+
+@primop("genList", 2)
+def gen_list(f: Any, n: Any) -> list[Any]:
+    count = expect_int(_f(n))
+    if count < 0:
+        raise EvalError(f"cannot create list of size {count}")
+    f = _f(f)
+    return [Thunk(partial(_apply, f, i)) for i in range(count)]
+
+
+@primop("elem", 2)
+def elem(x: Any, xs: Any) -> bool:
+    items = _lst(xs)
+    x = _f(x)
+    for y in items:
+        if y is x or equal(x, _f(y)):
+            return True
+    return False
+
+
+@primop("elemAt", 2)
+def elem_at(xs: Any, n: Any) -> Any:
+    items = _lst(xs)
+    i = expect_int(_f(n))
+    if i < 0 or i >= len(items):
+        raise EvalError(f"list index {i} is out of bounds")
+    return _f(items[i])
+
+
+@primop("head", 1)
+def head(xs: Any) -> Any:
+    items = _lst(xs)
+    if not items:
+        raise EvalError("list index 0 is out of bounds")
+    return _f(items[0])
+
+
+@primop("tail", 1)
+def tail(xs: Any) -> list[Any]:
+    items = _lst(xs)
+    if not items:
+        raise EvalError("'tail' called on an empty list")
+    return items[1:]
+
+
+@primop("length", 1)
+def length(xs: Any) -> int:
+    return len(_lst(xs))
+
+
+@primop("concatLists", 1)
+def concat_lists(xss: Any) -> list[Any]:
+    out: list[Any] = []
+    for xs in _lst(xss):
+        out.extend(_lst(xs))
+    return out
+
+
+@primop("concatMap", 2)
+def concat_map(f: Any, xs: Any) -> list[Any]:
+    f = _fn(f)
+    out: list[Any] = []
+    for x in _lst(xs):
+        out.extend(expect_list(_apply(f, x)))
+    return out
+
+
+@primop("any", 2)
+def any_(f: Any, xs: Any) -> bool:
+    f = _fn(f)
+    return any(truthy(_apply(f, x), None) for x in _lst(xs))
+
+
+@primop("all", 2)
+def all_(f: Any, xs: Any) -> bool:
+    f = _fn(f)
+    return all(truthy(_apply(f, x), None) for x in _lst(xs))
+
+
+class _SortKey:
+    """Orders values by a Nix comparator; Python's sort only ever uses ``<``."""
+
+    __slots__ = ("cmp", "v")
+
+    def __init__(self, v: Any, cmp: Any) -> None:
+        self.v = v
+        self.cmp = cmp
+
+    def __lt__(self, other: _SortKey) -> bool:
+        return truthy(_apply2(self.cmp, self.v, other.v), None)
+
+
+class _NaturalKey:
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+    def __lt__(self, other: _NaturalKey) -> bool:
+        return less_than(_f(self.v), _f(other.v), None)
+
+
+@primop("sort", 2)
+def sort(cmp: Any, xs: Any) -> list[Any]:
+    items = _lst(xs)
+    cmp = _f(cmp)
+    for x in items:
+        _f(x)
+    if len(items) < 2:
+        return items
+    if cmp is PRIMOPS["lessThan"]:
+        return [k.v for k in sorted(_NaturalKey(x) for x in items)]
+    return [k.v for k in sorted(_SortKey(x, cmp) for x in items)]
+
+
+@primop("partition", 2)
+def partition(f: Any, xs: Any) -> dict[str, Any]:
+    f = _fn(f)
+    right: list[Any] = []
+    wrong: list[Any] = []
+    for x in _lst(xs):
+        (right if truthy(_apply(f, x), None) else wrong).append(x)
+    return {"right": right, "wrong": wrong}
+
+
+@primop("groupBy", 2)
+def group_by(f: Any, xs: Any) -> dict[str, Any]:
+    f = _fn(f)
+    out: dict[str, list[Any]] = {}
+    for x in _lst(xs):
+        key = str(expect_string_no_ctx(_apply(f, x)))
+        out.setdefault(key, []).append(x)
+    return dict(out)
+
+
+@primop("listToAttrs", 1)
+def list_to_attrs(xs: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in _lst(xs):
+        d = expect_attrs(_f(item))
+        name = str(expect_string_no_ctx(select(d, "name", None)))
+        if name not in out:
+            if "value" not in d:
+                select(d, "value", None)
+            out[name] = d["value"]
+    return out
+
+
+def _closure_key(v: Any) -> Any:
+    """A hashable stand-in for a genericClosure key, equal when Nix deems them equal."""
+    t = type(v)
+    if t is int or t is float:
+        return ("n", v)
+    if t is str or t is NixStr:
+        return ("s", str(v))
+    if t is NixPath:
+        return ("p", v.path)
+    if t is list:
+        return ("l", tuple(_closure_key(_f(x)) for x in v))
+    less_than(v, v, None)  # raises Nix's "cannot compare" error
+    raise AssertionError("unreachable")
+
+
+@primop("genericClosure", 1)
+def generic_closure(args: Any) -> list[Any]:
+    a = expect_attrs(_f(args))
+    if "startSet" not in a:
+        raise EvalError("attribute 'startSet' required")
+    if "operator" not in a:
+        raise EvalError("attribute 'operator' required")
+    work = list(_lst(a["startSet"]))
+    op = _f(a["operator"])
+    seen: set[Any] = set()
+    result: list[Any] = []
+    i = 0
+    while i < len(work):
+        item = work[i]
+        i += 1
+        d = expect_attrs(_f(item))
+        if "key" not in d:
+            raise EvalError("attribute 'key' required")
+        key = _closure_key(_f(d["key"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        result.append(item)
+        work.extend(expect_list(_apply(op, d)))
+    return result
+
+
+__all__ = ["PrimOp", "lazy_apply"]

@@ -1,0 +1,876 @@
+"""Compile the Nix syntax tree to Python code.
+
+Every Nix binding (``let``, ``rec``, lambda argument, formal) becomes a
+uniquely named Python local, so CPython's own compiler resolves variables to
+fast locals and closure cells: scope resolution happens once, at compile
+time, and nothing walks the Nix syntax tree at run time.  Only ``with`` is
+dynamic: its scopes form a chain that is searched by name.
+
+Each Nix lambda becomes a Python function of one argument, each suspended
+computation a zero-argument function wrapped in a :class:`~.values.Thunk`.
+An expression is compiled in one of three modes:
+
+* ``strict``: a Python expression that yields the value in weak head normal form;
+* ``lazy``: a Python expression that does no work that could fail or
+  diverge: a constant, a variable, a new function, a container of lazy
+  parts, or a new thunk;
+* ``tail``: statements ending in ``return`` (a function body), where
+  ``if``, ``let``, ``with`` and ``assert`` become Python statements.
+
+Statements that must run before an expression (function definitions,
+``let`` bindings) are appended to the current statement list ``out``.
+Creating a binding never evaluates anything, so this is safe even when the
+expression itself is only evaluated conditionally.
+"""
+
+from __future__ import annotations
+
+import ast as py
+from types import CodeType
+from typing import Any, Final
+
+from . import syntax as S
+from .errors import UndefinedVariable
+from .values import LambdaInfo, Pos
+
+# base-environment names that compile to constants
+_CONSTANTS: Final = {"true": True, "false": False, "null": None}
+
+# desugared operators that compile to inline operations when not shadowed
+_ARITH: Final = {"__sub": "_sub", "__mul": "_mul", "__div": "_div", "__lessThan": "_lt"}
+
+
+def _load(name: str) -> py.Name:
+    return py.Name(id=name, ctx=py.Load())
+
+
+def _store(name: str) -> py.Name:
+    return py.Name(id=name, ctx=py.Store())
+
+
+def _const(v: Any) -> py.Constant:
+    return py.Constant(value=v)
+
+
+def _call(fn: str, *args: py.expr) -> py.Call:
+    return py.Call(func=_load(fn), args=list(args), keywords=[])
+
+
+def _walrus(name: str, value: py.expr) -> py.NamedExpr:
+    return py.NamedExpr(target=_store(name), value=value)
+
+
+def _is(a: py.expr, b: py.expr) -> py.Compare:
+    return py.Compare(left=a, ops=[py.Is()], comparators=[b])
+
+
+def _type_is(v: py.expr, tname: str) -> py.Compare:
+    return _is(_call("type", v), _load(tname))
+
+
+def _assign(name: str, value: py.expr) -> py.Assign:
+    return py.Assign(targets=[_store(name)], value=value)
+
+
+def _ifexp(test: py.expr, body: py.expr, orelse: py.expr) -> py.IfExp:
+    return py.IfExp(test=test, body=body, orelse=orelse)
+
+
+def _sanitize(name: str) -> str:
+    out = []
+    for ch in name[:24]:
+        out.append(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_")
+    return "".join(out)
+
+
+class Binding:
+    """A Nix variable bound to a Python local.
+
+    ``whnf``: the local never holds a thunk (a constant or a lambda).
+    ``fn``: the Python function that owns the local (it may rebind it).
+    """
+
+    __slots__ = ("fn", "name", "whnf")
+
+    def __init__(self, name: str, fn: FnCtx, whnf: bool = False) -> None:
+        self.name = name
+        self.fn = fn
+        self.whnf = whnf
+
+
+class Alias:
+    """A Nix variable that stands for an expression compiled elsewhere."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: py.expr) -> None:
+        self.expr = expr
+
+
+class Scope:
+    __slots__ = ("names", "with_chain")
+
+    def __init__(self, names: dict[str, Binding | Alias] | None, with_chain: str | None) -> None:
+        self.names = names or {}
+        self.with_chain = with_chain  # set for a `with` scope: the chain's Python name
+
+
+class FnCtx:
+    """A Python function being generated."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class Compiled:
+    """The result of compiling one Nix source: a code object and lambda metadata."""
+
+    __slots__ = ("code", "lambdas")
+
+    def __init__(self, code: CodeType, lambdas: dict[str, LambdaInfo]) -> None:
+        self.code = code
+        self.lambdas = lambdas
+
+
+class Compiler:
+    def __init__(self, file: str, base_names: frozenset[str], curpos_file: str,
+                 eager: bool = True) -> None:
+        self.file = file
+        self.eager = eager
+        self.base_names = base_names
+        self.curpos_file = curpos_file
+        self.counter = 0
+        self.scopes: list[Scope] = []
+        self.fn = FnCtx("_nix_main")
+        self.module_stmts: list[py.stmt] = []
+        self.lambdas: dict[str, LambdaInfo] = {}
+        self.inherit_temps: list[list[str]] = []
+
+    # -- helpers -------------------------------------------------------
+
+    def fresh(self, hint: str) -> str:
+        self.counter += 1
+        return f"{hint}{self.counter}"
+
+    def pos_const(self, pos: Pos) -> py.Constant:
+        return _const(pos)
+
+    def force_expr(self, e: py.expr) -> py.expr:
+        """Force a Python expression that may yield a thunk."""
+        if isinstance(e, py.Constant):
+            return e
+        if isinstance(e, py.Name):
+            return _ifexp(
+                _type_is(e, "_T"),
+                py.Call(func=py.Attribute(value=e, attr="force", ctx=py.Load()), args=[],
+                        keywords=[]),
+                _load(e.id),
+            )
+        return _call("_force", e)
+
+    def lookup(self, name: str) -> tuple[str, Any]:
+        """Resolve a variable: ('local', Binding|Alias) | ('base', None) | ('with', chain)."""
+        first_with: str | None = None
+        for scope in reversed(self.scopes):
+            if scope.with_chain is not None:
+                if first_with is None:
+                    first_with = scope.with_chain
+                continue
+            b = scope.names.get(name)
+            if b is not None:
+                return "local", b
+        if name in self.base_names:
+            return "base", None
+        if first_with is not None:
+            return "with", first_with
+        return "undefined", None
+
+    def current_with_chain(self) -> str | None:
+        for scope in reversed(self.scopes):
+            if scope.with_chain is not None:
+                return scope.with_chain
+        return None
+
+    # -- entry ---------------------------------------------------------
+
+    def compile_module(self, node: S.Node) -> py.Module:
+        body: list[py.stmt] = []
+        self.tail(node, body)
+        fn = py.FunctionDef(
+            name="_nix_main",
+            args=py.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
+                              kw_defaults=[], kwarg=None, defaults=[]),
+            body=body,
+            decorator_list=[],
+            returns=None,
+            lineno=1,
+        )
+        return py.Module(body=[*self.module_stmts, fn], type_ignores=[])
+
+    # -- strict --------------------------------------------------------
+
+    def strict(self, node: S.Node, out: list[py.stmt]) -> py.expr:
+        m = getattr(self, "s_" + type(node).__name__)
+        return m(node, out)  # type: ignore[no-any-return]
+
+    def s_Int(self, node: S.Int, out: list[py.stmt]) -> py.expr:
+        return _const(node.value)
+
+    s_Float = s_Int
+    s_Str = s_Int
+
+    def s_Path(self, node: S.Path, out: list[py.stmt]) -> py.expr:
+        name = self.fresh("_k")
+        self.module_stmts.append(_assign(name, _call("_NixPath", _const(node.value))))
+        return _load(name)
+
+    def s_CurPos(self, node: S.CurPos, out: list[py.stmt]) -> py.expr:
+        return py.Dict(
+            keys=[_const("column"), _const("file"), _const("line")],
+            values=[_const(node.pos[2]), _const(self.curpos_file), _const(node.pos[1])],
+        )
+
+    def s_Var(self, node: S.Var, out: list[py.stmt]) -> py.expr:
+        kind, info = self.lookup(node.name)
+        if kind == "local":
+            if isinstance(info, Alias):
+                return self.force_expr(info.expr)
+            b: Binding = info
+            if b.whnf:
+                return _load(b.name)
+            if b.fn is self.fn:
+                # force and keep the forced value in the local
+                return _ifexp(
+                    _type_is(_load(b.name), "_T"),
+                    _walrus(b.name, py.Call(
+                        func=py.Attribute(value=_load(b.name), attr="force", ctx=py.Load()),
+                        args=[], keywords=[])),
+                    _load(b.name),
+                )
+            return self.force_expr(_load(b.name))
+        if kind == "base":
+            return self.base_value(node.name, strict=True)
+        if kind == "with":
+            return _call("_wl", _load(info), _const(node.name), self.pos_const(node.pos))
+        raise UndefinedVariable(f"undefined variable '{node.name}'", node.pos)
+
+    def base_value(self, name: str, strict: bool) -> py.expr:
+        if name in _CONSTANTS:
+            return _const(_CONSTANTS[name])
+        e: py.expr = py.Subscript(value=_load("_B"), slice=_const(name), ctx=py.Load())
+        return _call("_force", e) if strict else e
+
+    def s_Select(self, node: S.Select, out: list[py.stmt]) -> py.expr:
+        # builtins.NAME with the base `builtins`: look it up directly
+        base = self.strict(node.expr, out)
+        names = [n if isinstance(n, str) else None for n in node.path]
+        pos = self.pos_const(node.pos)
+        if node.default is None:
+            if all(n is not None for n in names):
+                if len(names) == 1:
+                    return _call("_sel", base, _const(names[0]), pos)
+                return _call("_selp", base, _const(tuple(names)), pos)
+            v = base
+            for n in node.path:
+                key = _const(n) if isinstance(n, str) else _call(
+                    "_sname", self.strict(n, out), pos)
+                v = _call("_sel", v, key, pos)
+            return v
+        if all(n is not None for n in names):
+            key_tuple: py.expr = _const(tuple(names))
+        else:
+            key_tuple = py.Tuple(
+                elts=[
+                    _const(n) if isinstance(n, str) else _call(
+                        "_sname", self.strict(n, out), pos)
+                    for n in node.path
+                ],
+                ctx=py.Load(),
+            )
+        t = self.fresh("_t")
+        default = self.strict(node.default, out)
+        return _ifexp(
+            _is(_walrus(t, _call("_selor", base, key_tuple)), _load("_MISSING")),
+            default,
+            _load(t),
+        )
+
+    def s_HasAttr(self, node: S.HasAttr, out: list[py.stmt]) -> py.expr:
+        base = self.strict(node.expr, out)
+        pos = self.pos_const(node.pos)
+        if all(isinstance(n, str) for n in node.path):
+            key_tuple: py.expr = _const(tuple(node.path))
+        else:
+            key_tuple = py.Tuple(
+                elts=[
+                    _const(n) if isinstance(n, str) else _call(
+                        "_sname", self.strict(n, out), pos)
+                    for n in node.path
+                ],
+                ctx=py.Load(),
+            )
+        return _call("_has", base, key_tuple)
+
+    def s_InheritFrom(self, node: S.InheritFrom, out: list[py.stmt]) -> py.expr:
+        return self.force_expr(_load(self.inherit_temps[-1][node.index]))
+
+    def s_AttrSet(self, node: S.AttrSet, out: list[py.stmt]) -> py.expr:
+        if node.rec:
+            return self.rec_attrs(node, out)
+        temps = self.inherit_sources(node, out)
+        self.inherit_temps.append(temps)
+        try:
+            keys: list[py.expr | None] = []
+            values: list[py.expr] = []
+            for name, d in node.attrs.items():
+                keys.append(_const(name))
+                values.append(self.lazy(d.value, out))
+            result: py.expr = py.Dict(keys=keys, values=values)
+            if node.dynamic:
+                result = self.dynamic_attrs(node, result, out)
+        finally:
+            self.inherit_temps.pop()
+        return result
+
+    def inherit_sources(self, node: S.AttrSet, out: list[py.stmt]) -> list[str]:
+        temps = []
+        for src in node.inherit_from:
+            t = self.fresh("_i")
+            out.append(_assign(t, self.lazy(src, out)))
+            temps.append(t)
+        return temps
+
+    def dynamic_attrs(self, node: S.AttrSet, static: py.expr, out: list[py.stmt]) -> py.expr:
+        items = []
+        for d in node.dynamic:
+            items.append(py.Tuple(
+                elts=[self.strict(d.name, out), self.lazy(d.value, out),
+                      self.pos_const(d.pos)],
+                ctx=py.Load()))
+        positions = py.Dict(
+            keys=[_const(k) for k in node.attrs],
+            values=[self.pos_const(d.pos) for d in node.attrs.values()],
+        )
+        return _call("_dyn", static, py.List(elts=items, ctx=py.Load()), positions)
+
+    def bind_group(self, attrs: S.AttrSet, out: list[py.stmt]) -> dict[str, Binding | Alias]:
+        """Bind the attributes of a `let` or `rec` as locals; returns the new scope's names.
+
+        The caller has not pushed the scope; this pushes it and leaves it pushed.
+        """
+        names: dict[str, Binding | Alias] = {}
+        # inherited names refer to the enclosing scope
+        for name, d in attrs.attrs.items():
+            if d.inherited:
+                assert isinstance(d.value, S.Var)
+                kind, info = self.lookup(name)
+                if kind == "local":
+                    names[name] = info
+                elif kind == "base":
+                    names[name] = Alias(self.base_value(name, strict=False))
+                elif kind == "with":
+                    names[name] = Alias(_call(
+                        "_wll", _load(info), _const(name), self.pos_const(d.value.pos)))
+                else:
+                    raise UndefinedVariable(f"undefined variable '{name}'", d.value.pos)
+        own: dict[str, Binding] = {}
+        for name, d in attrs.attrs.items():
+            if not d.inherited:
+                b = Binding(self.fresh("v") + "_" + _sanitize(name), self.fn)
+                b.whnf = isinstance(d.value, (S.Int, S.Float, S.Str)) or (
+                    self.eager and isinstance(d.value, S.Lambda))
+                own[name] = b
+                names[name] = b
+        self.scopes.append(Scope(names, None))
+        temps = self.inherit_sources(attrs, out)
+        self.inherit_temps.append(temps)
+        try:
+            group = {b.name for b in own.values()}
+            pending: list[tuple[Binding, py.expr, set[str]]] = []
+            for name, b in own.items():
+                value = attrs.attrs[name].value
+                reads: set[str] = set()
+                e = self.lazy(value, out, reads)
+                deps = reads & group
+                if deps:
+                    pending.append((b, e, deps))
+                else:
+                    out.append(_assign(b.name, e))
+            done = group - {b.name for b, _, _ in pending}
+            while pending:
+                progress = False
+                rest = []
+                for b, e, deps in pending:
+                    if deps <= done:
+                        out.append(_assign(b.name, e))
+                        done.add(b.name)
+                        progress = True
+                    else:
+                        rest.append((b, e, deps))
+                pending = rest
+                if not progress and pending:
+                    b, e, _ = pending.pop(0)
+                    b.whnf = False
+                    out.append(_assign(b.name, self.thunk_of_expr(e)))
+                    done.add(b.name)
+        finally:
+            self.inherit_temps.pop()
+        return names
+
+    def thunk_of_expr(self, e: py.expr) -> py.expr:
+        """A thunk that forces a (lazy) Python expression when it is forced."""
+        body = self.force_expr(e)
+        return _call("_T", py.Lambda(
+            args=py.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
+                              kw_defaults=[], kwarg=None, defaults=[]),
+            body=body))
+
+    def rec_attrs(self, node: S.AttrSet, out: list[py.stmt]) -> py.expr:
+        if "__overrides" in node.attrs:
+            return self.call_local_def(node, out)
+        names = self.bind_group(node, out)
+        try:
+            result: py.expr = py.Dict(
+                keys=[_const(k) for k in node.attrs],
+                values=[self.binding_ref(names[k]) for k in node.attrs],
+            )
+            if node.dynamic:
+                result = self.dynamic_attrs(node, result, out)
+        finally:
+            self.scopes.pop()
+        return result
+
+    def binding_ref(self, b: Binding | Alias) -> py.expr:
+        return b.expr if isinstance(b, Alias) else _load(b.name)
+
+    def call_local_def(self, node: S.Node, out: list[py.stmt]) -> py.expr:
+        """Compile a node as the body of a local function and call it at once."""
+        name = self.fresh("_r")
+        saved = self.fn
+        self.fn = FnCtx(name)
+        body: list[py.stmt] = []
+        try:
+            if isinstance(node, S.AttrSet):
+                self.rec_with_overrides(node, body)
+            else:
+                self.tail(node, body)
+        finally:
+            self.fn = saved
+        out.append(self.make_def(name, [], body, node.pos))
+        return py.Call(func=_load(name), args=[], keywords=[])
+
+    def rec_with_overrides(self, node: S.AttrSet, body: list[py.stmt]) -> None:
+        names = self.bind_group(node, body)
+        try:
+            d = self.fresh("_d")
+            result: py.expr = py.Dict(
+                keys=[_const(k) for k in node.attrs],
+                values=[self.binding_ref(names[k]) for k in node.attrs],
+            )
+            if node.dynamic:
+                result = self.dynamic_attrs(node, result, body)
+            body.append(_assign(d, result))
+            o = self.fresh("_o")
+            body.append(_assign(o, _call("_overrides", _load(d))))
+            for k, b in names.items():
+                if isinstance(b, Binding) and b.fn is self.fn:
+                    body.append(_assign(b.name, _call(
+                        "_ovget", _load(o), _const(k), _load(b.name))))
+            body.append(py.Return(value=_call("_ovmerge", _load(d), _load(o))))
+        finally:
+            self.scopes.pop()
+
+    def s_Let(self, node: S.Let, out: list[py.stmt]) -> py.expr:
+        self.bind_group(node.attrs, out)
+        try:
+            return self.strict(node.body, out)
+        finally:
+            self.scopes.pop()
+
+    def s_List(self, node: S.List, out: list[py.stmt]) -> py.expr:
+        return py.List(elts=[self.lazy(i, out) for i in node.items], ctx=py.Load())
+
+    def s_Lambda(self, node: S.Lambda, out: list[py.stmt]) -> py.expr:
+        name = self.fresh("_lam")
+        saved = self.fn
+        self.fn = FnCtx(name)
+        body: list[py.stmt] = []
+        try:
+            names: dict[str, Binding | Alias] = {}
+            if node.formals is None:
+                assert node.arg is not None
+                b = Binding(self.fresh("a") + "_" + _sanitize(node.arg), self.fn)
+                names[node.arg] = b
+                param = b.name
+                self.scopes.append(Scope(names, None))
+            else:
+                param = self.fresh("_a")
+                self.formals(node, param, names, body)
+            try:
+                self.tail(node.body, body)
+            finally:
+                self.scopes.pop()
+        finally:
+            self.fn = saved
+        formals = None
+        if node.formals is not None:
+            formals = tuple((f.name, f.default is not None, f.pos) for f in node.formals)
+        self.lambdas[name] = LambdaInfo(node.name, node.pos, node.arg, formals, node.ellipsis)
+        out.append(self.make_def(name, [param], body, node.pos))
+        return _load(name)
+
+    def formals(self, node: S.Lambda, param: str, names: dict[str, Binding | Alias],
+                body: list[py.stmt]) -> None:
+        assert node.formals is not None
+        pos = self.pos_const(node.pos)
+        a = _load(param)
+        body.append(_assign(param, _call("_fargs", a, pos)))
+        if node.arg is not None:
+            names[node.arg] = Binding(
+                self.fresh("a") + "_" + _sanitize(node.arg), self.fn, whnf=True)
+        for f in node.formals:
+            names[f.name] = Binding(self.fresh("f") + "_" + _sanitize(f.name), self.fn)
+        self.scopes.append(Scope(names, None))
+        code = py.Attribute(value=_load(self.fn.name), attr="__code__", ctx=py.Load())
+        if node.arg is not None:
+            body.append(_assign(self.binding_ref_name(names[node.arg]), a))
+        for f in node.formals:
+            b = names[f.name]
+            assert isinstance(b, Binding)
+            if f.default is None:
+                body.append(_assign(b.name, py.IfExp(
+                    test=py.Compare(left=_const(f.name), ops=[py.In()], comparators=[a]),
+                    body=py.Subscript(value=a, slice=_const(f.name), ctx=py.Load()),
+                    orelse=_call("_missing_arg", code, _const(f.name), pos),
+                )))
+        for f in node.formals:
+            b = names[f.name]
+            assert isinstance(b, Binding)
+            if f.default is not None:
+                reads: set[str] = set()
+                e = self.lazy(f.default, body, reads)
+                if reads:
+                    e = self.thunk_of_expr(e)
+                t = self.fresh("_t")
+                body.append(_assign(b.name, _ifexp(
+                    _is(_walrus(t, py.Call(
+                        func=py.Attribute(value=a, attr="get", ctx=py.Load()),
+                        args=[_const(f.name), _load("_MISSING")], keywords=[])),
+                        _load("_MISSING")),
+                    e,
+                    _load(t),
+                )))
+        if not node.ellipsis:
+            fs = frozenset(f.name for f in node.formals)
+            body.append(py.If(
+                test=py.UnaryOp(op=py.Not(), operand=py.Compare(
+                    left=py.Call(func=py.Attribute(value=a, attr="keys", ctx=py.Load()),
+                                 args=[], keywords=[]),
+                    ops=[py.LtE()], comparators=[_const(fs)])),
+                body=[py.Expr(value=_call("_unexpected_arg", code, a, pos))],
+                orelse=[],
+            ))
+
+    def binding_ref_name(self, b: Binding | Alias) -> str:
+        assert isinstance(b, Binding)
+        return b.name
+
+    def make_def(self, name: str, params: list[str], body: list[py.stmt], pos: Pos) -> py.stmt:
+        return py.FunctionDef(
+            name=name,
+            args=py.arguments(
+                posonlyargs=[], args=[py.arg(arg=p) for p in params], vararg=None,
+                kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+            body=body or [py.Pass()],
+            decorator_list=[],
+            returns=None,
+            lineno=max(pos[1], 1),
+            end_lineno=max(pos[1], 1),
+            col_offset=0,
+            end_col_offset=0,
+        )
+
+    def s_Call(self, node: S.Call, out: list[py.stmt]) -> py.expr:
+        fn = node.fn
+        pos = self.pos_const(node.pos)
+        if isinstance(fn, S.Var) and len(node.args) == 2 and fn.name in _ARITH:
+            kind, _ = self.lookup(fn.name)
+            if kind == "base":
+                a = self.strict(node.args[0], out)
+                b = self.strict(node.args[1], out)
+                return self.arith(fn.name, a, b, pos)
+        f = self.strict(fn, out)
+        for arg in node.args:
+            a = self.lazy(arg, out)
+            t = self.fresh("_t")
+            f = _ifexp(
+                _type_is(_walrus(t, f), "_FT"),
+                py.Call(func=_load(t), args=[a], keywords=[]),
+                _call("_call", _load(t), a, pos),
+            )
+        return f
+
+    def arith(self, op: str, a: py.expr, b: py.expr, pos: py.expr) -> py.expr:
+        helper = _ARITH[op]
+        if op == "__lessThan":
+            ta, tb = self.fresh("_t"), self.fresh("_t")
+            return _ifexp(
+                py.BoolOp(op=py.And(), values=[
+                    _type_is(_walrus(ta, a), "int"), _type_is(_walrus(tb, b), "int")]),
+                py.Compare(left=_load(ta), ops=[py.Lt()], comparators=[_load(tb)]),
+                _call(helper, _load(ta), _load(tb), pos),
+            )
+        if op == "__sub":
+            ta, tb, tr = self.fresh("_t"), self.fresh("_t"), self.fresh("_t")
+            return _ifexp(
+                py.BoolOp(op=py.And(), values=[
+                    _type_is(_walrus(ta, a), "int"),
+                    _type_is(_walrus(tb, b), "int"),
+                    py.Compare(left=_load("_MIN"), ops=[py.LtE(), py.LtE()], comparators=[
+                        _walrus(tr, py.BinOp(left=_load(ta), op=py.Sub(), right=_load(tb))),
+                        _load("_MAX")]),
+                ]),
+                _load(tr),
+                _call(helper, _load(ta), _load(tb), pos),
+            )
+        return _call(helper, a, b, pos)
+
+    def s_With(self, node: S.With, out: list[py.stmt]) -> py.expr:
+        chain = self.push_with(node, out)
+        try:
+            return self.strict(node.body, out)
+        finally:
+            self.scopes.pop()
+            del chain
+
+    def push_with(self, node: S.With, out: list[py.stmt]) -> str:
+        env = self.lazy(node.env, out)
+        outer = self.current_with_chain()
+        chain = self.fresh("_w")
+        out.append(_assign(chain, py.Tuple(
+            elts=[env, _load(outer) if outer else _const(None)], ctx=py.Load())))
+        self.scopes.append(Scope(None, chain))
+        return chain
+
+    def s_Assert(self, node: S.Assert, out: list[py.stmt]) -> py.expr:
+        cond = self.strict(node.cond, out)
+        check = _call("_assert", cond, self.pos_const(node.pos), _const(show_expr(node.cond)))
+        return py.Subscript(
+            value=py.Tuple(elts=[check, self.strict(node.body, out)], ctx=py.Load()),
+            slice=_const(1), ctx=py.Load())
+
+    def s_If(self, node: S.If, out: list[py.stmt]) -> py.expr:
+        c = self.strict(node.cond, out)
+        t = self.fresh("_t")
+        return _ifexp(
+            _is(_walrus(t, c), _const(True)),
+            self.strict(node.then, out),
+            _ifexp(
+                _is(_load(t), _const(False)),
+                self.strict(node.else_, out),
+                _call("_notbool", _load(t), self.pos_const(node.pos)),
+            ),
+        )
+
+    def bool_expr(self, node: S.Node, out: list[py.stmt]) -> py.expr:
+        """A Nix expression that must be a Boolean, as a Python bool."""
+        e = self.strict(node, out)
+        if isinstance(e, (py.Compare, py.UnaryOp)) and isinstance(
+            getattr(e, "op", None) or getattr(e, "ops", [None])[0], (py.Not, py.Lt)):
+            return e
+        return _call("_truthy", e, self.pos_const(node.pos))
+
+    def s_Not(self, node: S.Not, out: list[py.stmt]) -> py.expr:
+        return py.UnaryOp(op=py.Not(), operand=self.bool_expr(node.expr, out))
+
+    def s_BinOp(self, node: S.BinOp, out: list[py.stmt]) -> py.expr:
+        op = node.op
+        pos = self.pos_const(node.pos)
+        if op == "==" or op == "!=":
+            e = _call("_eq", self.strict(node.a, out), self.strict(node.b, out))
+            return e if op == "==" else py.UnaryOp(op=py.Not(), operand=e)
+        if op == "&&":
+            return _ifexp(self.bool_expr(node.a, out), self.bool_expr(node.b, out),
+                          _const(False))
+        if op == "||":
+            return _ifexp(self.bool_expr(node.a, out), _const(True),
+                          self.bool_expr(node.b, out))
+        if op == "->":
+            return _ifexp(self.bool_expr(node.a, out), self.bool_expr(node.b, out),
+                          _const(True))
+        if op == "//":
+            return _call("_update", self.strict(node.a, out), self.strict(node.b, out), pos)
+        if op == "++":
+            return _call("_concat", self.strict(node.a, out), self.strict(node.b, out), pos)
+        raise AssertionError(op)
+
+    def s_ConcatStrings(self, node: S.ConcatStrings, out: list[py.stmt]) -> py.expr:
+        values = [self.strict(p, out) for _, p in node.parts]
+        positions = _const(tuple(pp for pp, _ in node.parts))
+        if node.force_string:
+            return _call("_interp", py.Tuple(elts=values, ctx=py.Load()), positions)
+        if len(values) == 2:
+            return _call("_add", values[0], values[1], _const(node.parts[0][0]),
+                         _const(node.parts[1][0]))
+        return _call("_concat_path", py.Tuple(elts=values, ctx=py.Load()), positions)
+
+    # -- lazy ------------------------------------------------------------
+
+    def lazy(self, node: S.Node, out: list[py.stmt], reads: set[str] | None = None) -> py.expr:
+        t = type(node)
+        if t is S.Int or t is S.Float or t is S.Str:
+            return _const(node.value)  # type: ignore[attr-defined]
+        if t is S.Path or (t is S.Lambda and self.eager):
+            return self.strict(node, out)
+        if t is S.Var:
+            assert isinstance(node, S.Var)
+            kind, info = self.lookup(node.name)
+            if kind == "local":
+                if isinstance(info, Alias):
+                    return info.expr
+                if reads is not None:
+                    reads.add(info.name)
+                return _load(info.name)
+            if kind == "base":
+                return self.base_value(node.name, strict=False)
+            if kind == "with":
+                return _call("_wll", _load(info), _const(node.name), self.pos_const(node.pos))
+            raise UndefinedVariable(f"undefined variable '{node.name}'", node.pos)
+        if t is S.List and self.eager:
+            assert isinstance(node, S.List)
+            return py.List(elts=[self.lazy(i, out, reads) for i in node.items], ctx=py.Load())
+        if t is S.AttrSet and self.eager:
+            assert isinstance(node, S.AttrSet)
+            if not node.rec and not node.dynamic and not node.inherit_from:
+                return py.Dict(
+                    keys=[_const(k) for k in node.attrs],
+                    values=[self.lazy(d.value, out, reads) for d in node.attrs.values()],
+                )
+        if t is S.Call:
+            spec = self.speculate(node, out)
+            if spec is not None:
+                return spec
+        return self.thunk(node, out)
+
+    def speculate(self, node: S.Call, out: list[py.stmt]) -> py.expr | None:
+        """``x - 1`` where x is already an int: compute now instead of making a thunk."""
+        fn = node.fn
+        if not (isinstance(fn, S.Var) and fn.name == "__sub" and len(node.args) == 2):
+            return None
+        if self.lookup("__sub")[0] != "base":
+            return None
+        operands = []
+        for a in node.args:
+            if isinstance(a, S.Int):
+                operands.append(_const(a.value))
+            elif isinstance(a, S.Var):
+                kind, info = self.lookup(a.name)
+                if kind != "local" or isinstance(info, Alias):
+                    return None
+                operands.append(_load(info.name))
+            else:
+                return None
+        checks = [_type_is(o, "int") for o in operands if isinstance(o, py.Name)]
+        if not checks:
+            return None
+        tr = self.fresh("_t")
+        diff = py.BinOp(left=operands[0], op=py.Sub(), right=operands[1])
+        return _ifexp(
+            py.BoolOp(op=py.And(), values=[
+                *checks,
+                py.Compare(left=_load("_MIN"), ops=[py.LtE(), py.LtE()],
+                           comparators=[_walrus(tr, diff), _load("_MAX")]),
+            ]),
+            _load(tr),
+            self.thunk(node, out),
+        )
+
+    def thunk(self, node: S.Node, out: list[py.stmt]) -> py.expr:
+        body: list[py.stmt] = []
+        name = self.fresh("_th")
+        saved = self.fn
+        self.fn = FnCtx(name)
+        try:
+            self.tail(node, body)
+        finally:
+            self.fn = saved
+        if len(body) == 1 and isinstance(body[0], py.Return):
+            value = body[0].value
+            assert value is not None
+            if not _binds_names(value):
+                return _call("_T", py.Lambda(
+                    args=py.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
+                                      kw_defaults=[], kwarg=None, defaults=[]),
+                    body=value))
+        out.append(self.make_def(name, [], body, node.pos))
+        return _call("_T", _load(name))
+
+    # -- tail ------------------------------------------------------------
+
+    def tail(self, node: S.Node, out: list[py.stmt]) -> None:
+        t = type(node)
+        if t is S.If:
+            assert isinstance(node, S.If)
+            c = self.strict(node.cond, out)
+            v = self.fresh("_c")
+            out.append(_assign(v, c))
+            then: list[py.stmt] = []
+            self.tail(node.then, then)
+            out.append(py.If(test=_is(_load(v), _const(True)), body=then, orelse=[]))
+            out.append(py.If(test=py.Compare(left=_load(v), ops=[py.IsNot()],
+                                             comparators=[_const(False)]),
+                             body=[py.Expr(value=_call("_notbool", _load(v),
+                                                       self.pos_const(node.pos)))],
+                             orelse=[]))
+            self.tail(node.else_, out)
+            return
+        if t is S.Let:
+            assert isinstance(node, S.Let)
+            self.bind_group(node.attrs, out)
+            try:
+                self.tail(node.body, out)
+            finally:
+                self.scopes.pop()
+            return
+        if t is S.With:
+            assert isinstance(node, S.With)
+            self.push_with(node, out)
+            try:
+                self.tail(node.body, out)
+            finally:
+                self.scopes.pop()
+            return
+        if t is S.Assert:
+            assert isinstance(node, S.Assert)
+            c = self.strict(node.cond, out)
+            out.append(py.Expr(value=_call(
+                "_assert", c, self.pos_const(node.pos), _const(show_expr(node.cond)))))
+            self.tail(node.body, out)
+            return
+        out.append(py.Return(value=self.strict(node, out)))
+
+
+def _binds_names(e: py.expr) -> bool:
+    """Does an expression assign names (walrus)?  Such code cannot live in a lambda
+    whose hoisted helper functions would not see the names."""
+    for n in py.walk(e):
+        if isinstance(n, py.NamedExpr):
+            return True
+    return False
+
+
+def show_expr(node: S.Node) -> str:
+    from .show import show
+
+    return show(node)
+
+
+def compile_node(node: S.Node, file: str, base_names: frozenset[str],
+                 curpos_file: str, eager: bool = True) -> Compiled:
+    comp = Compiler(file, base_names, curpos_file, eager)
+    module = comp.compile_module(node)
+    py.fix_missing_locations(module)
+    code = compile(module, file or "«nix»", "exec", dont_inherit=True, optimize=2)
+    return Compiled(code, comp.lambdas)

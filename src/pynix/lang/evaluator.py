@@ -1,0 +1,323 @@
+"""The evaluator: parsing, compiling and running Nix code, imports, the search path.
+
+The evaluator sees a store only through :class:`~.store_api.EvalStore`
+(adding paths and text, writing derivations, realising for
+import-from-derivation); the command line wires a real store in.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from types import CodeType, FunctionType
+from typing import IO, Any
+
+from . import attrpos, runtime
+from .builtins import make_base_env
+from .compiler import compile_node
+from .errors import SOURCES, STRING_ORIGIN, EvalError, NixError, ParseError
+from .parser import canon_path, parse
+from .store_api import EvalStore, NullStore
+from .syntax import Node
+from .values import (
+    LAMBDA_INFO,
+    LambdaInfo,
+    NixPath,
+    NixStr,
+    Thunk,
+    from_bytes,
+    from_text,
+    to_bytes,
+    to_text,
+)
+
+NIX_VERSION = "2.8.0"
+LANG_VERSION = 6
+
+
+def parse_search_path_entry(entry: str) -> tuple[str, str]:
+    """``prefix=path`` or ``path`` (an empty prefix)."""
+    if "=" in entry:
+        prefix, _, path = entry.partition("=")
+        return prefix, path
+    return "", entry
+
+
+def split_nix_path(value: str) -> list[str]:
+    """Split NIX_PATH on ':' while keeping URLs such as https://... in one piece."""
+    out: list[str] = []
+    cur = ""
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == ":":
+            if value.startswith("//", i + 1) and cur.split("=")[-1].isalpha():
+                cur += c
+            else:
+                if cur:
+                    out.append(cur)
+                cur = ""
+        else:
+            cur += c
+        i += 1
+    if cur:
+        out.append(cur)
+    return out
+
+
+class Evaluator:
+    def __init__(
+        self,
+        *,
+        search_path: list[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        store: EvalStore | None = None,
+        stderr: IO[bytes] | None = None,
+        eager_containers: bool = True,
+        trace_verbose: bool = False,
+        pure: bool = False,
+    ) -> None:
+        self.env = dict(os.environ if env is None else env)
+        self.cwd = cwd or os.getcwd()
+        self.store: EvalStore = store or NullStore()
+        self.stderr = stderr or sys.stderr.buffer
+        self.eager_containers = eager_containers
+        self.trace_verbose = trace_verbose
+        self.abort_on_warn = False
+        self.pure = pure
+        entries = list(search_path or [])
+        entries += split_nix_path(self.env.get("NIX_PATH", ""))
+        self.search_path = [parse_search_path_entry(e) for e in entries]
+        self.file_cache: dict[str, Any] = {}
+        self.builtins, self.base = make_base_env(self)
+        self.globals = _globals(self.base)
+        runtime.COERCER.copy_path = self.copy_path_to_store
+
+    # -- values the builtins set provides ------------------------------
+
+    def constants(self) -> dict[str, Any]:
+        return {
+            "true": True,
+            "false": False,
+            "null": None,
+            "currentSystem": "x86_64-linux",
+            "currentTime": int(time.time()),
+            "nixVersion": NIX_VERSION,
+            "langVersion": LANG_VERSION,
+            "storeDir": self.store.store_dir,
+            "nixPath": [
+                {"path": from_text(p), "prefix": from_text(pre)}
+                for pre, p in getattr(self, "search_path", [])
+            ],
+            "derivation": Thunk(self._derivation_function),
+        }
+
+    def _derivation_function(self) -> Any:
+        here = os.path.join(os.path.dirname(os.path.dirname(__file__)), "nix", "derivation.nix")
+        return self.import_file(from_bytes(os.fsencode(here)))
+
+    # -- output --------------------------------------------------------
+
+    def log_trace(self, msg: str) -> None:
+        self.stderr.write(b"trace: " + to_bytes(msg) + b"\n")
+        self.stderr.flush()
+
+    def log_warning(self, msg: str) -> None:
+        self.stderr.write(b"evaluation warning: " + to_bytes(msg) + b"\n")
+        self.stderr.flush()
+
+    def getenv(self, name: str) -> str:
+        v = self.env.get(to_text(name))
+        return from_text(v) if v is not None else ""
+
+    # -- parsing and compiling -------------------------------------------
+
+    def parse(self, text: str, file: str, base_dir: str) -> Node:
+        SOURCES[file] = to_text(text)
+        home = self.env.get("HOME")
+        return parse(text, file, base_dir, from_text(home) if home is not None else None)
+
+    def compile(
+        self, node: Node, file: str, curpos_file: str, scope: dict[str, Any] | None = None
+    ) -> Callable[[], Any]:
+        base_names = frozenset(self.base)
+        if scope is not None:
+            base_names = base_names | frozenset(scope)
+        compiled = compile_node(node, file, base_names, curpos_file,
+                                eager=self.eager_containers)
+        _register_lambdas(compiled.code, compiled.lambdas)
+        g = self.globals
+        if scope is not None:
+            g = dict(g)
+            g["_B"] = {**self.base, **scope}
+        else:
+            g = dict(g)
+        exec(compiled.code, g)
+        return g["_nix_main"]  # type: ignore[no-any-return]
+
+    def eval_source(self, text: str, file: str, base_dir: str,
+                    curpos_file: str | None = None) -> Any:
+        """Parse, compile and evaluate source text to weak head normal form."""
+        if "unsafeGetAttrPos" in text:
+            attrpos.STATE.enabled = True
+        node = self.parse(text, file, base_dir)
+        fn = self.compile(node, file, text if curpos_file is None else curpos_file)
+        return fn()
+
+    def eval_string(self, text: str, base_dir: str | None = None) -> Any:
+        return self.eval_source(text, STRING_ORIGIN, base_dir or from_text(self.cwd))
+
+    # -- files -------------------------------------------------------------
+
+    def resolve_expr_path(self, path: str) -> str:
+        path = canon_path(path)
+        try:
+            if os.path.isdir(to_bytes(path)):
+                path = path.rstrip("/") + "/default.nix"
+        except OSError:
+            pass
+        return path
+
+    def read_source(self, path: str) -> str:
+        try:
+            with open(to_bytes(path), "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            raise EvalError(f"getting status of '{to_text(path)}': No such file or directory")\
+                from None
+        except IsADirectoryError:
+            raise EvalError(f"reading file '{to_text(path)}': Is a directory") from None
+        except OSError as e:
+            raise EvalError(f"opening file '{to_text(path)}': {e.strerror}") from None
+        text = from_bytes(data)
+        SOURCES[to_text(path)] = data.decode("utf-8", "replace")
+        return text
+
+    def import_file(self, path: str, scope: dict[str, Any] | None = None) -> Any:
+        path = self.resolve_expr_path(self.check_path(path))
+        if scope is None:
+            cached = self.file_cache.get(path)
+            if cached is not None:
+                return cached.force() if type(cached) is Thunk else cached
+        text = self.read_source(path)
+        if "unsafeGetAttrPos" in text:
+            attrpos.STATE.enabled = True
+        file = to_text(path)
+        node = parse(text, file, path.rsplit("/", 1)[0] or "/",
+                     from_text(self.env["HOME"]) if "HOME" in self.env else None)
+        fn = self.compile(node, file, path, scope)
+        if scope is not None:
+            return fn()
+        thunk = Thunk(fn)
+        self.file_cache[path] = thunk
+        return thunk.force()
+
+    def find_file(self, entries: list[tuple[str, str]], name: str) -> str | None:
+        for prefix, elem in entries:
+            if not prefix:
+                suffix = "/" + name
+            else:
+                n = len(prefix)
+                if not name.startswith(prefix) or (len(name) > n and name[n] != "/"):
+                    continue
+                suffix = "" if len(name) == n else "/" + name[n + 1 :]
+            root = self.resolve_search_path_elem(elem)
+            if root is None:
+                continue
+            candidate = root + suffix
+            if os.path.lexists(to_bytes(candidate)):
+                return canon_path(candidate)
+        return None
+
+    def resolve_search_path_elem(self, elem: str) -> str | None:
+        if "://" in elem:
+            return None
+        path = elem if elem.startswith("/") else from_text(self.cwd) + "/" + elem
+        path = canon_path(path)
+        if not os.path.lexists(to_bytes(path)):
+            return None
+        return path
+
+    def check_path(self, path: str) -> str:
+        return path
+
+    def realise_context(self, ctx: set[str]) -> None:
+        if ctx:
+            self.store.realise_context(ctx)
+
+    def store_references(self, path: str) -> set[str]:
+        return self.store.references_of(path)
+
+    def copy_path_to_store(self, path: str, pos: Any) -> str:
+        try:
+            sp = self.store.add_path(path, name=None, filter=None, recursive=True)
+        except NixError as e:
+            raise e.at(pos) from None
+        return NixStr(sp, frozenset([sp]))
+
+
+def _register_lambdas(code: CodeType, infos: dict[str, LambdaInfo]) -> None:
+    if not infos:
+        return
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        info = infos.get(c.co_name)
+        if info is not None:
+            LAMBDA_INFO[c] = info
+        for k in c.co_consts:
+            if type(k) is CodeType:
+                stack.append(k)
+
+
+def _globals(base: dict[str, Any]) -> dict[str, Any]:
+    from . import runtime as r
+
+    return {
+        "__builtins__": {"type": type, "int": int},
+        "type": type,
+        "int": int,
+        "_T": Thunk,
+        "_FT": FunctionType,
+        "_NixPath": NixPath,
+        "_MISSING": r.MISSING,
+        "_MIN": r.MIN_INT,
+        "_MAX": r.MAX_INT,
+        "_B": base,
+        "_force": r.force,
+        "_call": r.call,
+        "_sel": r.select,
+        "_selp": r.select_path,
+        "_selor": r.select_or,
+        "_sname": r.select_name,
+        "_has": r.has_attr_path,
+        "_dyn": r.add_dynamic_attrs,
+        "_update": r.update,
+        "_concat": r.concat_lists,
+        "_interp": r.interpolate,
+        "_add": r.add,
+        "_concat_path": r.concat_path,
+        "_sub": r.sub,
+        "_mul": r.mul,
+        "_div": r.div,
+        "_lt": r.less_than,
+        "_eq": r.equal,
+        "_truthy": r.truthy,
+        "_notbool": r.not_bool,
+        "_assert": r.check_assert,
+        "_wl": r.with_lookup,
+        "_wll": r.with_lookup_lazy,
+        "_fargs": r.function_arg,
+        "_missing_arg": r.missing_argument,
+        "_unexpected_arg": r.unexpected_argument,
+        "_overrides": r.overrides_of,
+        "_ovget": r.override_get,
+        "_ovmerge": r.override_merge,
+        "_recpos": attrpos.record,
+    }
+
+
+__all__ = ["Evaluator", "ParseError"]
