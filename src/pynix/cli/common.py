@@ -141,3 +141,77 @@ def run_guarded(body: Callable[[], int], stderr: IO[bytes], show_trace: bool,
                 "utf-8", "replace")
         )
         return 1
+
+
+# -- shared by the commands in the style of `nix` (pynix eval, pynix repl) ----------------
+
+
+class EvalFlags:
+    """The evaluation options that every ``nix``-style command accepts."""
+
+    # flags of `nix` that change nothing here; the value is how many arguments they take
+    IGNORED: dict[str, int] = {
+        "--extra-experimental-features": 1, "--experimental-features": 1, "--option": 2,
+        "--eval-store": 1, "--store": 1, "--read-only": 0, "--quiet": 0, "--verbose": 0,
+        "-v": 0, "-L": 0, "--print-build-logs": 0, "--no-warn-dirty": 0, "--strict": 0,
+    }
+
+    def __init__(self) -> None:
+        self.auto_args: list[tuple[str, str, bool]] = []  # (name, text, is_expr)
+        self.search_path: list[str] = []
+        self.show_trace = False
+        self.impure = False
+        self.trace_verbose = False
+
+    def take(self, argv: list[str], i: int) -> int:
+        """Consume the flag at ``argv[i]``: the index after it, or ``i`` if it is not ours."""
+        a = argv[i]
+
+        def need(k: int) -> list[str]:
+            if i + k >= len(argv):
+                raise UsageError(f"flag '{a}' requires {k} argument(s)")
+            return argv[i + 1 : i + 1 + k]
+
+        if a == "--arg" or a == "--argstr":
+            name, text = need(2)
+            self.auto_args.append((name, text, a == "--arg"))
+            return i + 3
+        if a in ("-I", "--include"):
+            self.search_path.append(need(1)[0])
+            return i + 2
+        if a.startswith("-I") and len(a) > 2:
+            self.search_path.append(a[2:])
+            return i + 1
+        if a == "--show-trace":
+            self.show_trace = True
+            return i + 1
+        if a == "--impure":
+            self.impure = True
+            return i + 1
+        if a == "--trace-verbose":
+            self.trace_verbose = True
+            return i + 1
+        if a in self.IGNORED:
+            return i + 1 + len(need(self.IGNORED[a]))
+        return i
+
+    def session(self, env: Mapping[str, str] | None, cwd: str | None, stderr: IO[bytes],
+                eager: bool) -> EvalSession:
+        return EvalSession(env=env, cwd=cwd, stderr=stderr, search_path=self.search_path,
+                           eager=eager, trace_verbose=self.trace_verbose)
+
+    def auto_arg_values(self, session: EvalSession) -> dict[str, Any]:
+        """The ``--arg``/``--argstr`` values (``--arg`` expressions are evaluated lazily)."""
+        from ..lang.values import Thunk
+
+        ev = session.evaluator
+        out: dict[str, Any] = {}
+        for name, text, is_expr in self.auto_args:
+            if is_expr:
+                out[from_text(name)] = Thunk(
+                    lambda text=text: ev.eval_string(from_text(text))  # type: ignore[misc]
+                )
+            else:
+                out[from_text(name)] = from_text(text)
+        return out
+

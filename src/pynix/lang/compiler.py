@@ -37,6 +37,20 @@ from .values import LambdaInfo, Pos
 _CONSTANTS: Final = {"true": True, "false": False, "null": None}
 
 # desugared operators that compile to inline operations when not shadowed
+_BOOL_PRIMOPS: Final = frozenset([
+    "isAttrs", "isList", "isInt", "isFloat", "isBool", "isString", "isNull", "isPath",
+    "isFunction", "hasAttr", "elem", "any", "all", "lessThan", "pathExists", "hasContext",
+])
+
+# primops whose one-argument call is a type test: the Python type(s) they accept
+_TYPE_TESTS: Final = {
+    "isAttrs": ("dict",),
+    "isList": ("list",),
+    "isInt": ("int",),
+    "isFloat": ("float",),
+    "isBool": ("bool",),
+}
+
 _ARITH: Final = {"__sub": "_sub", "__mul": "_mul", "__div": "_div", "__lessThan": "_lt"}
 
 
@@ -76,6 +90,17 @@ def _ifexp(test: py.expr, body: py.expr, orelse: py.expr) -> py.IfExp:
     return py.IfExp(test=test, body=body, orelse=orelse)
 
 
+def _forced(name: str) -> py.expr:
+    """The value of the thunk in ``name``: its cached value, or force it now."""
+    t = _load(name)
+    return _ifexp(
+        _is(py.Attribute(value=t, attr="fn", ctx=py.Load()), _const(None)),
+        py.Attribute(value=_load(name), attr="v", ctx=py.Load()),
+        py.Call(func=py.Attribute(value=_load(name), attr="force", ctx=py.Load()), args=[],
+                keywords=[]),
+    )
+
+
 def _sanitize(name: str) -> str:
     out = []
     for ch in name[:24]:
@@ -99,12 +124,16 @@ class Binding:
 
 
 class Alias:
-    """A Nix variable that stands for an expression compiled elsewhere."""
+    """A Nix variable that stands for an expression compiled elsewhere.
 
-    __slots__ = ("expr",)
+    ``primop`` names the builtin when the variable is known to be one.
+    """
 
-    def __init__(self, expr: py.expr) -> None:
+    __slots__ = ("expr", "primop")
+
+    def __init__(self, expr: py.expr, primop: str | None = None) -> None:
         self.expr = expr
+        self.primop = primop
 
 
 class Scope:
@@ -136,9 +165,14 @@ class Compiled:
 
 class Compiler:
     def __init__(self, file: str, base_names: frozenset[str], curpos_file: str,
-                 eager: bool = True) -> None:
+                 eager: bool = True, primops: dict[str, tuple[int, str]] | None = None,
+                 base_primops: dict[str, str] | None = None) -> None:
         self.file = file
         self.eager = eager
+        # builtin name -> (arity, global name); base-environment name -> builtin name
+        self.primops = primops or {}
+        self.base_primops = base_primops or {}
+        self.inherit_nodes: list[list[S.Node]] = []
         self.base_names = base_names
         self.curpos_file = curpos_file
         self.counter = 0
@@ -162,12 +196,7 @@ class Compiler:
         if isinstance(e, py.Constant):
             return e
         if isinstance(e, py.Name):
-            return _ifexp(
-                _type_is(e, "_T"),
-                py.Call(func=py.Attribute(value=e, attr="force", ctx=py.Load()), args=[],
-                        keywords=[]),
-                _load(e.id),
-            )
+            return _ifexp(_type_is(e, "_T"), _forced(e.id), _load(e.id))
         return _call("_force", e)
 
     def lookup(self, name: str) -> tuple[str, Any]:
@@ -186,6 +215,32 @@ class Compiler:
         if first_with is not None:
             return "with", first_with
         return "undefined", None
+
+    def static_primop(self, node: S.Node) -> str | None:
+        """The builtin a node denotes, when that is known at compile time."""
+        if isinstance(node, S.Var):
+            kind, info = self.lookup(node.name)
+            if kind == "base":
+                return self.base_primops.get(node.name)
+            if kind == "local" and isinstance(info, Alias):
+                return info.primop
+            return None
+        if isinstance(node, S.Select) and node.default is None and len(node.path) == 1:
+            name = node.path[0]
+            if not isinstance(name, str) or name not in self.primops:
+                return None
+            src = node.expr
+            if isinstance(src, S.InheritFrom):
+                if not self.inherit_nodes or src.index >= len(self.inherit_nodes[-1]):
+                    return None
+                src = self.inherit_nodes[-1][src.index]
+            if isinstance(src, S.Var) and src.name == "builtins" and \
+                    self.lookup("builtins")[0] == "base":
+                return name
+        return None
+
+    def primop_ref(self, name: str) -> py.expr:
+        return _load("_P_" + self.primops[name][1])
 
     def current_with_chain(self) -> str | None:
         for scope in reversed(self.scopes):
@@ -244,9 +299,7 @@ class Compiler:
                 # force and keep the forced value in the local
                 return _ifexp(
                     _type_is(_load(b.name), "_T"),
-                    _walrus(b.name, py.Call(
-                        func=py.Attribute(value=_load(b.name), attr="force", ctx=py.Load()),
-                        args=[], keywords=[])),
+                    _walrus(b.name, _forced(b.name)),
                     _load(b.name),
                 )
             return self.force_expr(_load(b.name))
@@ -259,11 +312,16 @@ class Compiler:
     def base_value(self, name: str, strict: bool) -> py.expr:
         if name in _CONSTANTS:
             return _const(_CONSTANTS[name])
+        prim = self.base_primops.get(name)
+        if prim is not None:
+            return self.primop_ref(prim)
         e: py.expr = py.Subscript(value=_load("_B"), slice=_const(name), ctx=py.Load())
         return _call("_force", e) if strict else e
 
     def s_Select(self, node: S.Select, out: list[py.stmt]) -> py.expr:
-        # builtins.NAME with the base `builtins`: look it up directly
+        prim = self.static_primop(node)
+        if prim is not None:
+            return self.primop_ref(prim)
         base = self.strict(node.expr, out)
         names = [n if isinstance(n, str) else None for n in node.path]
         pos = self.pos_const(node.pos)
@@ -321,6 +379,7 @@ class Compiler:
             return self.rec_attrs(node, out)
         temps = self.inherit_sources(node, out)
         self.inherit_temps.append(temps)
+        self.inherit_nodes.append(node.inherit_from)
         try:
             keys: list[py.expr | None] = []
             values: list[py.expr] = []
@@ -332,6 +391,7 @@ class Compiler:
                 result = self.dynamic_attrs(node, result, out)
         finally:
             self.inherit_temps.pop()
+            self.inherit_nodes.pop()
         return result
 
     def inherit_sources(self, node: S.AttrSet, out: list[py.stmt]) -> list[str]:
@@ -376,8 +436,19 @@ class Compiler:
                 else:
                     raise UndefinedVariable(f"undefined variable '{name}'", d.value.pos)
         own: dict[str, Binding] = {}
+        self.inherit_nodes.append(attrs.inherit_from)
+        shadows_builtins = "builtins" in attrs.attrs
+        try:
+            for name, d in attrs.attrs.items():
+                if d.inherited or shadows_builtins:
+                    continue
+                prim = self.static_primop(d.value)
+                if prim is not None:
+                    names[name] = Alias(self.primop_ref(prim), prim)
+        finally:
+            self.inherit_nodes.pop()
         for name, d in attrs.attrs.items():
-            if not d.inherited:
+            if not d.inherited and name not in names:
                 b = Binding(self.fresh("v") + "_" + _sanitize(name), self.fn)
                 b.whnf = isinstance(d.value, (S.Int, S.Float, S.Str)) or (
                     self.eager and isinstance(d.value, S.Lambda))
@@ -386,6 +457,7 @@ class Compiler:
         self.scopes.append(Scope(names, None))
         temps = self.inherit_sources(attrs, out)
         self.inherit_temps.append(temps)
+        self.inherit_nodes.append(attrs.inherit_from)
         try:
             group = {b.name for b in own.values()}
             pending: list[tuple[Binding, py.expr, set[str]]] = []
@@ -417,6 +489,7 @@ class Compiler:
                     done.add(b.name)
         finally:
             self.inherit_temps.pop()
+            self.inherit_nodes.pop()
         return names
 
     def thunk_of_expr(self, e: py.expr) -> py.expr:
@@ -601,24 +674,47 @@ class Compiler:
                 a = self.strict(node.args[0], out)
                 b = self.strict(node.args[1], out)
                 return self.arith(fn.name, a, b, pos)
-        f = self.strict(fn, out)
-        for arg in node.args:
+        args = node.args
+        prim = self.static_primop(fn)
+        if prim is not None and len(args) >= self.primops[prim][0]:
+            arity = self.primops[prim][0]
+            f = self.primop_call(prim, args[:arity], out)
+            args = args[arity:]
+        else:
+            f = self.strict(fn, out)
+        for arg in args:
             a = self.lazy(arg, out)
             t = self.fresh("_t")
+            test: py.expr = _type_is(_walrus(t, f), "_FT")
+            if not isinstance(a, (py.Name, py.Constant)):
+                # bind the argument once; a lazy expression is never None
+                ta = self.fresh("_t")
+                test = py.BoolOp(op=py.And(), values=[
+                    py.Compare(left=_walrus(ta, a), ops=[py.IsNot()],
+                               comparators=[_const(None)]),
+                    test])
+                a = _load(ta)
             f = _ifexp(
-                _type_is(_walrus(t, f), "_FT"),
+                test,
                 py.Call(func=_load(t), args=[a], keywords=[]),
                 _call("_call", _load(t), a, pos),
             )
         return f
+
+    def primop_call(self, prim: str, args: list[S.Node], out: list[py.stmt]) -> py.expr:
+        types = _TYPE_TESTS.get(prim)
+        if types is not None:
+            return _type_is(self.strict(args[0], out), types[0])
+        return py.Call(func=_load("_F_" + self.primops[prim][1]),
+                       args=[self.lazy(a, out) for a in args], keywords=[])
 
     def arith(self, op: str, a: py.expr, b: py.expr, pos: py.expr) -> py.expr:
         helper = _ARITH[op]
         if op == "__lessThan":
             ta, tb = self.fresh("_t"), self.fresh("_t")
             return _ifexp(
-                py.BoolOp(op=py.And(), values=[
-                    _type_is(_walrus(ta, a), "int"), _type_is(_walrus(tb, b), "int")]),
+                py.BinOp(left=_type_is(_walrus(ta, a), "int"), op=py.BitAnd(),
+                         right=_type_is(_walrus(tb, b), "int")),
                 py.Compare(left=_load(ta), ops=[py.Lt()], comparators=[_load(tb)]),
                 _call(helper, _load(ta), _load(tb), pos),
             )
@@ -626,8 +722,8 @@ class Compiler:
             ta, tb, tr = self.fresh("_t"), self.fresh("_t"), self.fresh("_t")
             return _ifexp(
                 py.BoolOp(op=py.And(), values=[
-                    _type_is(_walrus(ta, a), "int"),
-                    _type_is(_walrus(tb, b), "int"),
+                    py.BinOp(left=_type_is(_walrus(ta, a), "int"), op=py.BitAnd(),
+                             right=_type_is(_walrus(tb, b), "int")),
                     py.Compare(left=_load("_MIN"), ops=[py.LtE(), py.LtE()], comparators=[
                         _walrus(tr, py.BinOp(left=_load(ta), op=py.Sub(), right=_load(tb))),
                         _load("_MAX")]),
@@ -677,10 +773,23 @@ class Compiler:
     def bool_expr(self, node: S.Node, out: list[py.stmt]) -> py.expr:
         """A Nix expression that must be a Boolean, as a Python bool."""
         e = self.strict(node, out)
-        if isinstance(e, (py.Compare, py.UnaryOp)) and isinstance(
-            getattr(e, "op", None) or getattr(e, "ops", [None])[0], (py.Not, py.Lt)):
+        if self.is_bool(node):
             return e
         return _call("_truthy", e, self.pos_const(node.pos))
+
+    def is_bool(self, node: S.Node) -> bool:
+        """Does this expression always yield a Boolean (when it yields at all)?"""
+        if isinstance(node, (S.Not, S.HasAttr)):
+            return True
+        if isinstance(node, S.BinOp):
+            return node.op in ("==", "!=", "&&", "||", "->")
+        if isinstance(node, S.Call) and isinstance(node.fn, S.Var) and len(node.args) == 2:
+            return node.fn.name == "__lessThan" and self.lookup("__lessThan")[0] == "base"
+        if isinstance(node, S.Call):
+            prim = self.static_primop(node.fn)
+            return prim is not None and prim in _BOOL_PRIMOPS and \
+                len(node.args) == self.primops[prim][0]
+        return False
 
     def s_Not(self, node: S.Not, out: list[py.stmt]) -> py.expr:
         return py.UnaryOp(op=py.Not(), operand=self.bool_expr(node.expr, out))
@@ -748,6 +857,10 @@ class Compiler:
                     keys=[_const(k) for k in node.attrs],
                     values=[self.lazy(d.value, out, reads) for d in node.attrs.values()],
                 )
+        if t is S.Select:
+            prim = self.static_primop(node)
+            if prim is not None:
+                return self.primop_ref(prim)
         if t is S.Call:
             spec = self.speculate(node, out)
             if spec is not None:
@@ -868,8 +981,10 @@ def show_expr(node: S.Node) -> str:
 
 
 def compile_node(node: S.Node, file: str, base_names: frozenset[str],
-                 curpos_file: str, eager: bool = True) -> Compiled:
-    comp = Compiler(file, base_names, curpos_file, eager)
+                 curpos_file: str, eager: bool = True,
+                 primops: dict[str, tuple[int, str]] | None = None,
+                 base_primops: dict[str, str] | None = None) -> Compiled:
+    comp = Compiler(file, base_names, curpos_file, eager, primops, base_primops)
     module = comp.compile_module(node)
     py.fix_missing_locations(module)
     code = compile(module, file or "«nix»", "exec", dont_inherit=True, optimize=2)

@@ -19,13 +19,14 @@ from .builtins import make_base_env
 from .compiler import compile_node
 from .errors import SOURCES, STRING_ORIGIN, EvalError, NixError, ParseError
 from .parser import canon_path, parse
-from .store_api import EvalStore, NullStore
+from .store_api import ComputingStore, EvalStore
 from .syntax import Node
 from .values import (
     LAMBDA_INFO,
     LambdaInfo,
     NixPath,
     NixStr,
+    PrimOp,
     Thunk,
     from_bytes,
     from_text,
@@ -82,7 +83,7 @@ class Evaluator:
     ) -> None:
         self.env = dict(os.environ if env is None else env)
         self.cwd = cwd or os.getcwd()
-        self.store: EvalStore = store or NullStore()
+        self.store: EvalStore = store or ComputingStore()
         self.stderr = stderr or sys.stderr.buffer
         self.eager_containers = eager_containers
         self.trace_verbose = trace_verbose
@@ -94,6 +95,18 @@ class Evaluator:
         self.file_cache: dict[str, Any] = {}
         self.builtins, self.base = make_base_env(self)
         self.globals = _globals(self.base)
+        # builtins the compiler may call directly: name -> (arity, global suffix)
+        self.primops: dict[str, tuple[int, str]] = {}
+        for i, (name, v) in enumerate(sorted(self.builtins.items())):
+            if type(v) is PrimOp:
+                suffix = f"{i}_{''.join(c if c.isalnum() else '_' for c in name)}"
+                self.primops[name] = (v.arity, suffix)
+                self.globals["_P_" + suffix] = v
+                self.globals["_F_" + suffix] = v.fn
+        self.base_primops = {
+            bname: v.name for bname, v in self.base.items()
+            if type(v) is PrimOp and v.name in self.primops
+        }
         runtime.COERCER.copy_path = self.copy_path_to_store
 
     # -- values the builtins set provides ------------------------------
@@ -147,7 +160,8 @@ class Evaluator:
         if scope is not None:
             base_names = base_names | frozenset(scope)
         compiled = compile_node(node, file, base_names, curpos_file,
-                                eager=self.eager_containers)
+                                eager=self.eager_containers, primops=self.primops,
+                                base_primops=self.base_primops)
         _register_lambdas(compiled.code, compiled.lambdas)
         g = self.globals
         if scope is not None:
@@ -280,6 +294,10 @@ def _globals(base: dict[str, Any]) -> dict[str, Any]:
         "__builtins__": {"type": type, "int": int},
         "type": type,
         "int": int,
+        "float": float,
+        "bool": bool,
+        "dict": dict,
+        "list": list,
         "_T": Thunk,
         "_FT": FunctionType,
         "_NixPath": NixPath,
