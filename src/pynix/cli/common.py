@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
@@ -133,6 +132,8 @@ def run_guarded(body: Callable[[], int], stderr: IO[bytes], show_trace: bool,
         stderr.write(b"error: interrupted by the user\n")
         return 130
     except Exception as e:  # a bug in pynix: say so without a Python traceback
+        import traceback
+
         where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
         loc = f" ({os.path.basename(where.filename)}:{where.lineno})" if where else ""
         msg = to_text(str(e)) if isinstance(e, str) else str(e)

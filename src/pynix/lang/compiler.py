@@ -115,12 +115,16 @@ class Binding:
     ``fn``: the Python function that owns the local (it may rebind it).
     """
 
-    __slots__ = ("fn", "name", "whnf")
+    __slots__ = ("arity", "fn", "name", "uncurried", "whnf")
 
     def __init__(self, name: str, fn: FnCtx, whnf: bool = False) -> None:
         self.name = name
         self.fn = fn
         self.whnf = whnf
+        # for a variable bound to a lambda: its Python function takes one argument;
+        # `uncurried` names a function taking all `arity` curried arguments at once
+        self.arity = 0
+        self.uncurried: str | None = None
 
 
 class Alias:
@@ -327,9 +331,10 @@ class Compiler:
         pos = self.pos_const(node.pos)
         if node.default is None:
             if all(n is not None for n in names):
-                if len(names) == 1:
-                    return _call("_sel", base, _const(names[0]), pos)
-                return _call("_selp", base, _const(tuple(names)), pos)
+                v = base
+                for n in names:
+                    v = self.inline_select(v, _const(n), pos)
+                return v
             v = base
             for n in node.path:
                 key = _const(n) if isinstance(n, str) else _call(
@@ -349,10 +354,38 @@ class Compiler:
             )
         t = self.fresh("_t")
         default = self.strict(node.default, out)
+        if len(node.path) == 1:
+            d = self.fresh("_t")
+            lookup: py.expr = _ifexp(
+                _type_is(_walrus(d, base), "dict"),
+                py.Call(func=py.Attribute(value=_load(d), attr="get", ctx=py.Load()),
+                        args=[key_tuple.elts[0] if isinstance(key_tuple, py.Tuple)
+                              else _const(node.path[0]), _load("_MISSING")], keywords=[]),
+                _load("_MISSING"),
+            )
+            return _ifexp(
+                _is(_walrus(t, lookup), _load("_MISSING")),
+                default,
+                self.force_expr(_load(t)),
+            )
         return _ifexp(
             _is(_walrus(t, _call("_selor", base, key_tuple)), _load("_MISSING")),
             default,
             _load(t),
+        )
+
+    def inline_select(self, v: py.expr, key: py.expr, pos: py.expr) -> py.expr:
+        """``v.key``: a dict lookup and a force inline, the helper for errors."""
+        d, x = self.fresh("_t"), self.fresh("_t")
+        return _ifexp(
+            py.BoolOp(op=py.And(), values=[
+                _type_is(_walrus(d, v), "dict"),
+                py.Compare(left=key, ops=[py.In()], comparators=[_load(d)]),
+            ]),
+            _ifexp(_type_is(_walrus(x, py.Subscript(value=_load(d), slice=key, ctx=py.Load())),
+                            "_T"),
+                   _forced(x), _load(x)),
+            _call("_sel", _load(d), key, pos),
         )
 
     def s_HasAttr(self, node: S.HasAttr, out: list[py.stmt]) -> py.expr:
@@ -465,6 +498,8 @@ class Compiler:
                 value = attrs.attrs[name].value
                 reads: set[str] = set()
                 e = self.lazy(value, out, reads)
+                if isinstance(value, S.Lambda) and b.whnf:
+                    self.known_lambda(b, value, out)
                 deps = reads & group
                 if deps:
                     pending.append((b, e, deps))
@@ -491,6 +526,38 @@ class Compiler:
             self.inherit_temps.pop()
             self.inherit_nodes.pop()
         return names
+
+    def known_lambda(self, b: Binding, lam: S.Lambda, out: list[py.stmt]) -> None:
+        """A variable bound to a lambda: calls to it can skip the function test, and
+        calls with all the arguments of ``a: b: ...`` can skip the partial applications."""
+        b.arity = 1
+        params: list[str] = []
+        body: S.Node = lam
+        while isinstance(body, S.Lambda) and body.formals is None and body.arg is not None:
+            params.append(body.arg)
+            body = body.body
+        if len(params) < 2:
+            return
+        name = self.fresh("_u")
+        saved = self.fn
+        self.fn = FnCtx(name)
+        stmts: list[py.stmt] = []
+        names: dict[str, Binding | Alias] = {}
+        pynames = []
+        for p in params:
+            pb = Binding(self.fresh("a") + "_" + _sanitize(p), self.fn)
+            names[p] = pb
+            pynames.append(pb.name)
+        # later parameters shadow earlier ones of the same name
+        self.scopes.append(Scope(names, None))
+        try:
+            self.tail(body, stmts)
+        finally:
+            self.scopes.pop()
+            self.fn = saved
+        out.append(self.make_def(name, pynames, stmts, lam.pos))
+        b.arity = len(params)
+        b.uncurried = name
 
     def thunk_of_expr(self, e: py.expr) -> py.expr:
         """A thunk that forces a (lazy) Python expression when it is forced."""
@@ -676,10 +743,18 @@ class Compiler:
                 return self.arith(fn.name, a, b, pos)
         args = node.args
         prim = self.static_primop(fn)
+        known = self.known_function(fn)
         if prim is not None and len(args) >= self.primops[prim][0]:
             arity = self.primops[prim][0]
             f = self.primop_call(prim, args[:arity], out)
             args = args[arity:]
+        elif known is not None and known.uncurried and len(args) >= known.arity:
+            f = py.Call(func=_load(known.uncurried),
+                        args=[self.lazy(a, out) for a in args[:known.arity]], keywords=[])
+            args = args[known.arity:]
+        elif known is not None:
+            f = py.Call(func=_load(known.name), args=[self.lazy(args[0], out)], keywords=[])
+            args = args[1:]
         else:
             f = self.strict(fn, out)
         for arg in args:
@@ -701,6 +776,14 @@ class Compiler:
             )
         return f
 
+    def known_function(self, fn: S.Node) -> Binding | None:
+        """A variable known to hold a lambda compiled in this file."""
+        if isinstance(fn, S.Var):
+            kind, info = self.lookup(fn.name)
+            if kind == "local" and isinstance(info, Binding) and info.arity:
+                return info
+        return None
+
     def primop_call(self, prim: str, args: list[S.Node], out: list[py.stmt]) -> py.expr:
         types = _TYPE_TESTS.get(prim)
         if types is not None:
@@ -711,27 +794,63 @@ class Compiler:
     def arith(self, op: str, a: py.expr, b: py.expr, pos: py.expr) -> py.expr:
         helper = _ARITH[op]
         if op == "__lessThan":
-            ta, tb = self.fresh("_t"), self.fresh("_t")
-            return _ifexp(
+            return self.int_op(a, b, py.Lt(), lambda x, y: _call(helper, x, y, pos),
+                               checked=False)
+        if op == "__sub":
+            return self.int_op(a, b, py.Sub(), lambda x, y: _call(helper, x, y, pos))
+        if op == "__mul":
+            return self.int_op(a, b, py.Mult(), lambda x, y: _call(helper, x, y, pos))
+        # division of ints by a positive int: C truncates toward zero, Python floors
+        ta, tb = self.fresh("_t"), self.fresh("_t")
+        floor = py.BinOp(left=_load(ta), op=py.FloorDiv(), right=_load(tb))
+        neg = py.UnaryOp(op=py.USub(), operand=py.BinOp(
+            left=py.UnaryOp(op=py.USub(), operand=_load(ta)), op=py.FloorDiv(),
+            right=_load(tb)))
+        return _ifexp(
+            py.BoolOp(op=py.And(), values=[
                 py.BinOp(left=_type_is(_walrus(ta, a), "int"), op=py.BitAnd(),
                          right=_type_is(_walrus(tb, b), "int")),
-                py.Compare(left=_load(ta), ops=[py.Lt()], comparators=[_load(tb)]),
-                _call(helper, _load(ta), _load(tb), pos),
-            )
-        if op == "__sub":
-            ta, tb, tr = self.fresh("_t"), self.fresh("_t"), self.fresh("_t")
-            return _ifexp(
-                py.BoolOp(op=py.And(), values=[
-                    py.BinOp(left=_type_is(_walrus(ta, a), "int"), op=py.BitAnd(),
-                             right=_type_is(_walrus(tb, b), "int")),
-                    py.Compare(left=_load("_MIN"), ops=[py.LtE(), py.LtE()], comparators=[
-                        _walrus(tr, py.BinOp(left=_load(ta), op=py.Sub(), right=_load(tb))),
-                        _load("_MAX")]),
-                ]),
-                _load(tr),
-                _call(helper, _load(ta), _load(tb), pos),
-            )
-        return _call(helper, a, b, pos)
+                py.Compare(left=_load(tb), ops=[py.Gt()], comparators=[_const(0)]),
+            ]),
+            _ifexp(py.Compare(left=_load(ta), ops=[py.GtE()], comparators=[_const(0)]),
+                   floor, neg),
+            _call(helper, _load(ta), _load(tb), pos),
+        )
+
+    def int_op(self, a: py.expr, b: py.expr, op: py.operator | py.cmpop,
+               slow: Any, checked: bool = True) -> py.expr:
+        """``a op b`` computed inline when both are ints; otherwise ``slow(a, b)``.
+
+        With ``checked``, a result outside the 64-bit range also takes the
+        slow path (which wraps around as Nix 2.8 does).
+        """
+        tests: list[py.expr] = []
+        operands: list[py.expr] = []
+        for e in (a, b):
+            if isinstance(e, py.Constant) and type(e.value) is int:
+                operands.append(e)
+            else:
+                t = self.fresh("_t")
+                tests.append(_type_is(_walrus(t, e), "int"))
+                operands.append(_load(t))
+        x, y = operands
+        if isinstance(op, py.cmpop):
+            fast: py.expr = py.Compare(left=x, ops=[op], comparators=[y])
+        else:
+            fast = py.BinOp(left=x, op=op, right=y)
+        if not tests:
+            return _call("_wrap", fast) if checked else fast
+        test = tests[0] if len(tests) == 1 else py.BinOp(left=tests[0], op=py.BitAnd(),
+                                                         right=tests[1])
+        if checked:
+            r = self.fresh("_t")
+            test = py.BoolOp(op=py.And(), values=[
+                test,
+                py.Compare(left=_load("_MIN"), ops=[py.LtE(), py.LtE()],
+                           comparators=[_walrus(r, fast), _load("_MAX")]),
+            ])
+            fast = _load(r)
+        return _ifexp(test, fast, slow(x, y))
 
     def s_With(self, node: S.With, out: list[py.stmt]) -> py.expr:
         chain = self.push_with(node, out)
@@ -798,7 +917,7 @@ class Compiler:
         op = node.op
         pos = self.pos_const(node.pos)
         if op == "==" or op == "!=":
-            e = _call("_eq", self.strict(node.a, out), self.strict(node.b, out))
+            e = self.equality(self.strict(node.a, out), self.strict(node.b, out))
             return e if op == "==" else py.UnaryOp(op=py.Not(), operand=e)
         if op == "&&":
             return _ifexp(self.bool_expr(node.a, out), self.bool_expr(node.b, out),
@@ -815,14 +934,35 @@ class Compiler:
             return _call("_concat", self.strict(node.a, out), self.strict(node.b, out), pos)
         raise AssertionError(op)
 
+    def equality(self, a: py.expr, b: py.expr) -> py.expr:
+        """``a == b``, inline when one side is a constant of a simple type."""
+        if isinstance(a, py.Constant) and not isinstance(b, py.Constant):
+            a, b = b, a
+        if isinstance(b, py.Constant):
+            c = b.value
+            if c is None or c is True or c is False:
+                return _is(a, b)
+            if type(c) is int or type(c) is str:
+                t = self.fresh("_t")
+                return _ifexp(
+                    _type_is(_walrus(t, a), type(c).__name__),
+                    py.Compare(left=_load(t), ops=[py.Eq()], comparators=[b]),
+                    _call("_eq", _load(t), b),
+                )
+        return _call("_eq", a, b)
+
     def s_ConcatStrings(self, node: S.ConcatStrings, out: list[py.stmt]) -> py.expr:
         values = [self.strict(p, out) for _, p in node.parts]
         positions = _const(tuple(pp for pp, _ in node.parts))
         if node.force_string:
             return _call("_interp", py.Tuple(elts=values, ctx=py.Load()), positions)
         if len(values) == 2:
-            return _call("_add", values[0], values[1], _const(node.parts[0][0]),
-                         _const(node.parts[1][0]))
+            pa = _const(node.parts[0][0])
+            pb = _const(node.parts[1][0])
+            if isinstance(values[0], py.Constant) and type(values[0].value) is str:
+                return _call("_add", values[0], values[1], pa, pb)
+            return self.int_op(values[0], values[1], py.Add(),
+                               lambda x, y: _call("_add", x, y, pa, pb))
         return _call("_concat_path", py.Tuple(elts=values, ctx=py.Load()), positions)
 
     # -- lazy ------------------------------------------------------------
@@ -861,44 +1001,28 @@ class Compiler:
             prim = self.static_primop(node)
             if prim is not None:
                 return self.primop_ref(prim)
-        if t is S.Call:
+        if t is S.Call or t is S.ConcatStrings or t is S.BinOp or t is S.If or t is S.Not:
             spec = self.speculate(node, out)
             if spec is not None:
                 return spec
         return self.thunk(node, out)
 
-    def speculate(self, node: S.Call, out: list[py.stmt]) -> py.expr | None:
-        """``x - 1`` where x is already an int: compute now instead of making a thunk."""
-        fn = node.fn
-        if not (isinstance(fn, S.Var) and fn.name == "__sub" and len(node.args) == 2):
+    def speculate(self, node: S.Node, out: list[py.stmt]) -> py.expr | None:
+        """Compute cheap integer/Boolean expressions at once when their inputs are known."""
+        from .speculate import Speculator
+
+        def resolve(name: str) -> str | None:
+            kind, info = self.lookup(name)
+            if kind == "local" and isinstance(info, Binding):
+                return info.name
             return None
-        if self.lookup("__sub")[0] != "base":
+
+        spec = Speculator(resolve, lambda n: self.lookup(n)[0] == "base", self.fresh)
+        built = spec.build(node)
+        if built is None:
             return None
-        operands = []
-        for a in node.args:
-            if isinstance(a, S.Int):
-                operands.append(_const(a.value))
-            elif isinstance(a, S.Var):
-                kind, info = self.lookup(a.name)
-                if kind != "local" or isinstance(info, Alias):
-                    return None
-                operands.append(_load(info.name))
-            else:
-                return None
-        checks = [_type_is(o, "int") for o in operands if isinstance(o, py.Name)]
-        if not checks:
-            return None
-        tr = self.fresh("_t")
-        diff = py.BinOp(left=operands[0], op=py.Sub(), right=operands[1])
-        return _ifexp(
-            py.BoolOp(op=py.And(), values=[
-                *checks,
-                py.Compare(left=_load("_MIN"), ops=[py.LtE(), py.LtE()],
-                           comparators=[_walrus(tr, diff), _load("_MAX")]),
-            ]),
-            _load(tr),
-            self.thunk(node, out),
-        )
+        test, value = built
+        return _ifexp(test, value, self.thunk(node, out))
 
     def thunk(self, node: S.Node, out: list[py.stmt]) -> py.expr:
         body: list[py.stmt] = []

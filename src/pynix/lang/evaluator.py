@@ -7,6 +7,7 @@ import-from-derivation); the command line wires a real store in.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -14,11 +15,10 @@ from collections.abc import Callable, Mapping
 from types import CodeType, FunctionType
 from typing import IO, Any
 
-from . import attrpos, runtime
+from . import attrpos, codecache, runtime
 from .builtins import make_base_env
-from .compiler import compile_node
 from .errors import SOURCES, STRING_ORIGIN, EvalError, NixError, ParseError
-from .parser import canon_path, parse
+from .paths import canon_path
 from .store_api import ComputingStore, EvalStore
 from .syntax import Node
 from .values import (
@@ -150,36 +150,67 @@ class Evaluator:
 
     def parse(self, text: str, file: str, base_dir: str) -> Node:
         SOURCES[file] = to_text(text)
+        from .parser import parse
+
         home = self.env.get("HOME")
         return parse(text, file, base_dir, from_text(home) if home is not None else None)
 
-    def compile(
-        self, node: Node, file: str, curpos_file: str, scope: dict[str, Any] | None = None
+    def load(
+        self,
+        text: str,
+        file: str,
+        base_dir: str,
+        curpos_file: str,
+        scope: dict[str, Any] | None = None,
     ) -> Callable[[], Any]:
-        base_names = frozenset(self.base)
-        if scope is not None:
-            base_names = base_names | frozenset(scope)
-        compiled = compile_node(node, file, base_names, curpos_file,
-                                eager=self.eager_containers, primops=self.primops,
-                                base_primops=self.base_primops)
-        _register_lambdas(compiled.code, compiled.lambdas)
-        g = self.globals
-        if scope is not None:
-            g = dict(g)
-            g["_B"] = {**self.base, **scope}
+        """The compiled form of a source: a function that evaluates it.
+
+        Compiled code comes from the on-disk cache when it can.
+        """
+        if "unsafeGetAttrPos" in text:
+            attrpos.STATE.enabled = True
+        SOURCES[file] = to_text(text)
+        home = self.env.get("HOME")
+        key = codecache.cache_key(
+            text, file, base_dir, curpos_file, home or "", self.compile_flags(),
+            "\0".join(sorted(scope)) if scope else "", str(attrpos.STATE.enabled))
+        hit = codecache.load(key)
+        if hit is not None:
+            code, lambdas = hit
         else:
-            g = dict(g)
-        exec(compiled.code, g)
+            from .compiler import compile_node
+            from .parser import parse
+
+            node = parse(text, file, base_dir, from_text(home) if home is not None else None)
+            base_names = frozenset(self.base)
+            if scope is not None:
+                base_names = base_names | frozenset(scope)
+            compiled = compile_node(node, file, base_names, curpos_file,
+                                    eager=self.eager_containers, primops=self.primops,
+                                    base_primops=self.base_primops)
+            code, lambdas = compiled.code, compiled.lambdas
+            codecache.store(key, code, lambdas)
+        _register_lambdas(code, lambdas)
+        g = dict(self.globals)
+        if scope is not None:
+            g["_B"] = {**self.base, **scope}
+        exec(code, g)
         return g["_nix_main"]  # type: ignore[no-any-return]
+
+    def compile_flags(self) -> str:
+        flags = self.__dict__.get("_flags")
+        if flags is None:
+            h = hashlib.sha256(repr((
+                self.eager_containers, sorted(self.primops.items()),
+                sorted(self.base_primops.items()), sorted(self.base),
+            )).encode()).hexdigest()
+            flags = self.__dict__["_flags"] = h
+        return flags  # type: ignore[no-any-return]
 
     def eval_source(self, text: str, file: str, base_dir: str,
                     curpos_file: str | None = None) -> Any:
         """Parse, compile and evaluate source text to weak head normal form."""
-        if "unsafeGetAttrPos" in text:
-            attrpos.STATE.enabled = True
-        node = self.parse(text, file, base_dir)
-        fn = self.compile(node, file, text if curpos_file is None else curpos_file)
-        return fn()
+        return self.load(text, file, base_dir, text if curpos_file is None else curpos_file)()
 
     def eval_string(self, text: str, base_dir: str | None = None) -> Any:
         return self.eval_source(text, STRING_ORIGIN, base_dir or from_text(self.cwd))
@@ -217,12 +248,8 @@ class Evaluator:
             if cached is not None:
                 return cached.force() if type(cached) is Thunk else cached
         text = self.read_source(path)
-        if "unsafeGetAttrPos" in text:
-            attrpos.STATE.enabled = True
         file = to_text(path)
-        node = parse(text, file, path.rsplit("/", 1)[0] or "/",
-                     from_text(self.env["HOME"]) if "HOME" in self.env else None)
-        fn = self.compile(node, file, path, scope)
+        fn = self.load(text, file, path.rsplit("/", 1)[0] or "/", path, scope)
         if scope is not None:
             return fn()
         thunk = Thunk(fn)
@@ -297,6 +324,7 @@ def _globals(base: dict[str, Any]) -> dict[str, Any]:
         "float": float,
         "bool": bool,
         "dict": dict,
+        "str": str,
         "list": list,
         "_T": Thunk,
         "_FT": FunctionType,
@@ -304,6 +332,8 @@ def _globals(base: dict[str, Any]) -> dict[str, Any]:
         "_MISSING": r.MISSING,
         "_MIN": r.MIN_INT,
         "_MAX": r.MAX_INT,
+        "_wrap": r.wrap_int,
+        "_idiv": r.int_div,
         "_B": base,
         "_force": r.force,
         "_call": r.call,

@@ -42,6 +42,7 @@ from .syntax import (
     With,
     call2,
 )
+from .paths import canon_path
 from .values import NO_POS, Pos
 
 # binary operators: token kind -> (precedence, associativity)
@@ -94,20 +95,6 @@ _SIMPLE_START = frozenset(
         "[",
     ]
 )
-
-
-def canon_path(path: str) -> str:
-    """Make an absolute path canonical the way Nix does: no ``.``, ``..``, ``//``."""
-    parts: list[str] = []
-    for p in path.split("/"):
-        if p == "" or p == ".":
-            continue
-        if p == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(p)
-    return "/" + "/".join(parts)
 
 
 class Parser:

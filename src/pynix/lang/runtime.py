@@ -58,6 +58,12 @@ def force(v: Any) -> Any:
     return v.force() if type(v) is Thunk else v
 
 
+def int_div(a: int, b: int) -> int:
+    """C's integer division: truncates toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
 # ---------------------------------------------------------------------------
 # type checks with Nix's messages
 
@@ -556,7 +562,7 @@ def coerce_to_string(
     if t is NixPath:
         p = v.path
         if canonicalize_path:
-            from .parser import canon_path
+            from .paths import canon_path
 
             p = canon_path(p)
         if copy_to_store:
@@ -651,7 +657,7 @@ def add(a: Any, b: Any, pa: Pos | None, pb: Pos | None) -> Any:
         sb = coerce_to_string(b, pb, ctx, copy_to_store=False)
         if ctx:
             raise EvalError("a string that refers to a store path cannot be appended to a path", pa)
-        from .parser import canon_path
+        from .paths import canon_path
 
         return NixPath(canon_path(a.path + sb))
     # the first operand decides: anything else is coerced to a string
@@ -676,7 +682,7 @@ def concat_path(parts: tuple[Any, ...], positions: tuple[Pos, ...]) -> Any:
         raise EvalError(
             "a string that refers to a store path cannot be appended to a path", positions[0]
         )
-    from .parser import canon_path
+    from .paths import canon_path
 
     return NixPath(canon_path("".join(out)))
 

@@ -153,7 +153,7 @@ def get_env(ev: Evaluator, name: Any) -> str:
 
 @eval_primop("toPath", 1)
 def to_path(ev: Evaluator, v: Any) -> str:
-    from ..parser import canon_path
+    from ..paths import canon_path
 
     ctx: set[str] = set()
     p = coerce_to_path(v, ctx)
