@@ -496,9 +496,14 @@ class Compiler:
             pending: list[tuple[Binding, py.expr, set[str]]] = []
             for name, b in own.items():
                 value = attrs.attrs[name].value
+                if isinstance(value, S.Lambda) and b.whnf:
+                    self.plan_known_lambda(b, value)
+            for name, b in own.items():
+                value = attrs.attrs[name].value
                 reads: set[str] = set()
                 e = self.lazy(value, out, reads)
-                if isinstance(value, S.Lambda) and b.whnf:
+                if b.uncurried is not None:
+                    assert isinstance(value, S.Lambda)
                     self.known_lambda(b, value, out)
                 deps = reads & group
                 if deps:
@@ -527,18 +532,29 @@ class Compiler:
             self.inherit_nodes.pop()
         return names
 
-    def known_lambda(self, b: Binding, lam: S.Lambda, out: list[py.stmt]) -> None:
-        """A variable bound to a lambda: calls to it can skip the function test, and
-        calls with all the arguments of ``a: b: ...`` can skip the partial applications."""
-        b.arity = 1
+    @staticmethod
+    def curried_params(lam: S.Lambda) -> tuple[list[str], S.Node]:
         params: list[str] = []
         body: S.Node = lam
         while isinstance(body, S.Lambda) and body.formals is None and body.arg is not None:
             params.append(body.arg)
             body = body.body
-        if len(params) < 2:
-            return
-        name = self.fresh("_u")
+        return params, body
+
+    def plan_known_lambda(self, b: Binding, lam: S.Lambda) -> None:
+        """A variable bound to a lambda: calls to it can skip the function test, and
+        calls with all the arguments of ``a: b: ...`` can skip the partial applications
+        (through an extra function taking them all, made by :meth:`known_lambda`)."""
+        b.arity = 1
+        params, _ = self.curried_params(lam)
+        if len(params) >= 2:
+            b.arity = len(params)
+            b.uncurried = self.fresh("_u")
+
+    def known_lambda(self, b: Binding, lam: S.Lambda, out: list[py.stmt]) -> None:
+        params, body = self.curried_params(lam)
+        name = b.uncurried
+        assert name is not None
         saved = self.fn
         self.fn = FnCtx(name)
         stmts: list[py.stmt] = []
@@ -556,8 +572,6 @@ class Compiler:
             self.scopes.pop()
             self.fn = saved
         out.append(self.make_def(name, pynames, stmts, lam.pos))
-        b.arity = len(params)
-        b.uncurried = name
 
     def thunk_of_expr(self, e: py.expr) -> py.expr:
         """A thunk that forces a (lazy) Python expression when it is forced."""
@@ -752,7 +766,7 @@ class Compiler:
             f = py.Call(func=_load(known.uncurried),
                         args=[self.lazy(a, out) for a in args[:known.arity]], keywords=[])
             args = args[known.arity:]
-        elif known is not None:
+        elif known is not None and known.uncurried is None:
             f = py.Call(func=_load(known.name), args=[self.lazy(args[0], out)], keywords=[])
             args = args[1:]
         else:
@@ -864,7 +878,7 @@ class Compiler:
         env = self.lazy(node.env, out)
         outer = self.current_with_chain()
         chain = self.fresh("_w")
-        out.append(_assign(chain, py.Tuple(
+        out.append(_assign(chain, py.List(
             elts=[env, _load(outer) if outer else _const(None)], ctx=py.Load())))
         self.scopes.append(Scope(None, chain))
         return chain
@@ -1036,7 +1050,7 @@ class Compiler:
         if len(body) == 1 and isinstance(body[0], py.Return):
             value = body[0].value
             assert value is not None
-            if not _binds_names(value):
+            if True:  # walrus temporaries in a lambda are the lambda's own locals
                 return _call("_T", py.Lambda(
                     args=py.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
                                       kw_defaults=[], kwarg=None, defaults=[]),

@@ -337,16 +337,32 @@ def update(a: Any, b: Any, pos: Pos | None) -> dict[str, Any]:
 
 
 def with_lookup(chain: Any, name: str, pos: Pos | None) -> Any:
-    """A variable bound by ``with``: the forced value from the innermost scope that has it."""
+    """A variable bound by ``with``: the forced value from the innermost scope that has it.
+
+    A scope chain is a list ``[attrs, outer chain]``; ``attrs`` starts as the
+    (lazy) expression and is replaced by the forced set on first use.
+    """
     while chain is not None:
-        env, chain = chain
-        d = env.force() if type(env) is Thunk else env
+        d = chain[0]
         if type(d) is not dict:
-            raise type_error("a set", d, pos)
-        x = d.get(name, MISSING)
-        if x is not MISSING:
-            return x.force() if type(x) is Thunk else x
+            d = _force_with(chain, pos)
+        if name in d:
+            x = d[name]
+            if type(x) is Thunk:
+                return x.v if x.fn is None else x.force()
+            return x
+        chain = chain[1]
     raise UndefinedVariable(f"undefined variable '{to_text(name)}'", pos)
+
+
+def _force_with(chain: list[Any], pos: Pos | None) -> dict[str, Any]:
+    d = chain[0]
+    if type(d) is Thunk:
+        d = d.force()
+    if type(d) is not dict:
+        raise type_error("a set", d, pos)
+    chain[0] = d
+    return d
 
 
 def with_lookup_lazy(chain: Any, name: str, pos: Pos | None) -> Any:

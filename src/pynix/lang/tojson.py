@@ -10,20 +10,22 @@ from .runtime import call, coerce_to_string, force
 from .values import NixPath, NixStr, PrimOp, PrimOpApp, Thunk
 
 
-def _escape(s: str) -> str:
-    from .formats import to_json_string
-
-    return to_json_string(s)
+_escape: Any = None
+_float: Any = None
 
 
-def _float(f: float) -> str:
-    from .formats import json_float
+def _load_formats() -> None:
+    global _escape, _float
+    from .jsonfmt import json_float, to_json_string
 
-    return json_float(f)
+    _escape = to_json_string
+    _float = json_float
 
 
 def to_json(v: Any, strict: bool, ctx: set[str], out: list[str]) -> None:
     """Append the JSON text of a value to ``out``; string contexts go to ``ctx``."""
+    if _escape is None:
+        _load_formats()
     if type(v) is Thunk:
         if strict:
             v = v.force()

@@ -33,7 +33,14 @@ def _str_ctx(v: Any) -> tuple[str, frozenset[str]]:
 
 @primop("toString", 1)
 def to_string_(v: Any) -> str:
-    return to_string(_f(v), None)
+    if type(v) is Thunk:
+        v = v.force()
+    t = type(v)
+    if t is str:
+        return v  # type: ignore[no-any-return]
+    if t is int:
+        return str(v)
+    return to_string(v, None)
 
 
 @primop("stringLength", 1)
