@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from ..lang.attrpath import auto_call, find_along_attr_path
-from ..lang.errors import NixError, render
+from ..lang.errors import NixError, ThrownError, position_from_traceback, render
 from ..lang.evaluator import Evaluator
 from ..lang.printer import print_value
 from ..lang.runtime import deep_force
@@ -88,8 +88,8 @@ class EvalSession:
             try:
                 to_json(v, strict, set(), chunks)
             finally:
+                # Nix 2.8 writes no newline, and leaves partial output on an error
                 out.write(to_bytes("".join(chunks)))
-            out.write(b"\n")
         elif output == "xml":
             from ..lang.formats import to_xml
 
@@ -106,6 +106,8 @@ class EvalSession:
 
 
 def report_error(err: NixError, stderr: IO[bytes], show_trace: bool) -> None:
+    if err.pos is None and not isinstance(err, ThrownError):
+        err.pos = position_from_traceback(err)
     text = render(err, show_trace)
     if err.trace and not show_trace:
         text += "\n(use '--show-trace' to show detailed location information)"

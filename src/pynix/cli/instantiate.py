@@ -78,8 +78,6 @@ def parse_args(argv: list[str]) -> Options:
             (p,) = need(1)
             o.search_path.append(p)
             i += 1
-        elif a.startswith("-I") and len(a) > 2:
-            o.search_path.append(a[2:])
         elif a == "--show-trace":
             o.show_trace = True
         elif a == "--trace-verbose":

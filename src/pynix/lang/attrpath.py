@@ -33,7 +33,7 @@ def auto_call(v: Any, args: dict[str, Any]) -> Any:
     """Call a function with formals with the --arg/--argstr values it asks for."""
     v = force(v)
     if type(v) is dict and "__functor" in v:
-        return auto_call(call(call(force(v["__functor"]), v), v), args)
+        return auto_call(call(force(v["__functor"]), v), args)
     if type(v) is not FunctionType:
         return v
     info = LAMBDA_INFO.get(v.__code__)

@@ -26,11 +26,12 @@ class _State:
 STATE = _State()
 
 
-def record(d: dict[str, Any], positions: dict[str, Pos]) -> dict[str, Any]:
+def record(d: dict[str, Any],
+           positions: dict[str, Pos] | tuple[tuple[str, Pos], ...]) -> dict[str, Any]:
     global _limit
     if not STATE.enabled:
         return d
-    _TABLE[id(d)] = (d, positions)
+    _TABLE[id(d)] = (d, positions if type(positions) is dict else dict(positions))
     if len(_TABLE) > _limit:
         _prune()
         _limit = max(4096, 2 * len(_TABLE))
@@ -48,3 +49,19 @@ def lookup(d: dict[str, Any], name: str) -> Pos | None:
     if entry is None or entry[0] is not d:
         return None
     return entry[1].get(name)
+
+
+def merge(r: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> None:
+    """Positions for ``a // b``."""
+    pa = _TABLE.get(id(a))
+    pb = _TABLE.get(id(b))
+    positions: dict[str, Pos] = {}
+    if pa is not None and pa[0] is a:
+        positions.update(pa[1])
+    if pb is not None and pb[0] is b:
+        positions.update(pb[1])
+    for k in b:
+        if pb is None or pb[0] is not b or k not in pb[1]:
+            positions.pop(k, None)
+    if positions:
+        record(r, positions)

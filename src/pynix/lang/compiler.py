@@ -177,6 +177,10 @@ class Compiler:
         self.primops = primops or {}
         self.base_primops = base_primops or {}
         self.inherit_nodes: list[list[S.Node]] = []
+        # names given by scopedImport: they override builtins of the same name
+        self.shadowed: frozenset[str] = frozenset()
+        self.track_positions = False
+        self.no_aliases = False
         self.base_names = base_names
         self.curpos_file = curpos_file
         self.counter = 0
@@ -214,6 +218,8 @@ class Compiler:
             b = scope.names.get(name)
             if b is not None:
                 return "local", b
+        if name in self.shadowed:
+            return "scope", None
         if name in self.base_names:
             return "base", None
         if first_with is not None:
@@ -272,7 +278,15 @@ class Compiler:
 
     def strict(self, node: S.Node, out: list[py.stmt]) -> py.expr:
         m = getattr(self, "s_" + type(node).__name__)
-        return m(node, out)  # type: ignore[no-any-return]
+        e: py.expr = m(node, out)
+        # Python positions carry Nix positions: an error raised without one is
+        # placed from the traceback (see errors.position_from_traceback)
+        line = node.pos[1]
+        if line > 0 and getattr(e, "lineno", None) is None:
+            e.lineno = e.end_lineno = line
+            e.col_offset = node.pos[2] - 1
+            e.end_col_offset = node.pos[2]
+        return e
 
     def s_Int(self, node: S.Int, out: list[py.stmt]) -> py.expr:
         return _const(node.value)
@@ -309,9 +323,14 @@ class Compiler:
             return self.force_expr(_load(b.name))
         if kind == "base":
             return self.base_value(node.name, strict=True)
+        if kind == "scope":
+            return _call("_force", self.scope_value(node.name))
         if kind == "with":
             return _call("_wl", _load(info), _const(node.name), self.pos_const(node.pos))
         raise UndefinedVariable(f"undefined variable '{node.name}'", node.pos)
+
+    def scope_value(self, name: str) -> py.expr:
+        return py.Subscript(value=_load("_B"), slice=_const(name), ctx=py.Load())
 
     def base_value(self, name: str, strict: bool) -> py.expr:
         if name in _CONSTANTS:
@@ -419,13 +438,19 @@ class Compiler:
             for name, d in node.attrs.items():
                 keys.append(_const(name))
                 values.append(self.lazy(d.value, out))
-            result: py.expr = py.Dict(keys=keys, values=values)
+            result: py.expr = self.positioned(node, py.Dict(keys=keys, values=values))
             if node.dynamic:
                 result = self.dynamic_attrs(node, result, out)
         finally:
             self.inherit_temps.pop()
             self.inherit_nodes.pop()
         return result
+
+    def positioned(self, node: S.AttrSet, d: py.expr) -> py.expr:
+        """When unsafeGetAttrPos is in use, record where each attribute was defined."""
+        if not self.track_positions or not node.attrs:
+            return d
+        return _call("_recpos", d, _const(tuple((k, a.pos) for k, a in node.attrs.items())))
 
     def inherit_sources(self, node: S.AttrSet, out: list[py.stmt]) -> list[str]:
         temps = []
@@ -463,6 +488,8 @@ class Compiler:
                     names[name] = info
                 elif kind == "base":
                     names[name] = Alias(self.base_value(name, strict=False))
+                elif kind == "scope":
+                    names[name] = Alias(self.scope_value(name))
                 elif kind == "with":
                     names[name] = Alias(_call(
                         "_wll", _load(info), _const(name), self.pos_const(d.value.pos)))
@@ -488,7 +515,10 @@ class Compiler:
                 own[name] = b
                 names[name] = b
         self.scopes.append(Scope(names, None))
-        temps = self.inherit_sources(attrs, out)
+        # the sources of `inherit (e)` may refer to the group's own bindings:
+        # set them after the bindings (which only read them from thunks)
+        deferred: list[py.stmt] = []
+        temps = self.inherit_sources(attrs, deferred)
         self.inherit_temps.append(temps)
         self.inherit_nodes.append(attrs.inherit_from)
         try:
@@ -501,7 +531,10 @@ class Compiler:
             for name, b in own.items():
                 value = attrs.attrs[name].value
                 reads: set[str] = set()
-                e = self.lazy(value, out, reads)
+                if self.no_aliases and isinstance(value, S.Var):
+                    e = self.thunk(value, out)
+                else:
+                    e = self.lazy(value, out, reads)
                 if b.uncurried is not None:
                     assert isinstance(value, S.Lambda)
                     self.known_lambda(b, value, out)
@@ -527,6 +560,7 @@ class Compiler:
                     b.whnf = False
                     out.append(_assign(b.name, self.thunk_of_expr(e)))
                     done.add(b.name)
+            out.extend(deferred)
         finally:
             self.inherit_temps.pop()
             self.inherit_nodes.pop()
@@ -586,10 +620,10 @@ class Compiler:
             return self.call_local_def(node, out)
         names = self.bind_group(node, out)
         try:
-            result: py.expr = py.Dict(
+            result: py.expr = self.positioned(node, py.Dict(
                 keys=[_const(k) for k in node.attrs],
                 values=[self.binding_ref(names[k]) for k in node.attrs],
-            )
+            ))
             if node.dynamic:
                 result = self.dynamic_attrs(node, result, out)
         finally:
@@ -616,13 +650,21 @@ class Compiler:
         return py.Call(func=_load(name), args=[], keywords=[])
 
     def rec_with_overrides(self, node: S.AttrSet, body: list[py.stmt]) -> None:
-        names = self.bind_group(node, body)
+        # overrides replace bindings after the fact: nothing may be computed or
+        # shared early, every binding must look its variables up when forced
+        eager, self.eager = self.eager, False
+        self.no_aliases = True
+        try:
+            names = self.bind_group(node, body)
+        finally:
+            self.eager = eager
+            self.no_aliases = False
         try:
             d = self.fresh("_d")
-            result: py.expr = py.Dict(
+            result: py.expr = self.positioned(node, py.Dict(
                 keys=[_const(k) for k in node.attrs],
                 values=[self.binding_ref(names[k]) for k in node.attrs],
-            )
+            ))
             if node.dynamic:
                 result = self.dynamic_attrs(node, result, body)
             body.append(_assign(d, result))
@@ -998,6 +1040,8 @@ class Compiler:
                 return _load(info.name)
             if kind == "base":
                 return self.base_value(node.name, strict=False)
+            if kind == "scope":
+                return self.scope_value(node.name)
             if kind == "with":
                 return _call("_wll", _load(info), _const(node.name), self.pos_const(node.pos))
             raise UndefinedVariable(f"undefined variable '{node.name}'", node.pos)
@@ -1007,21 +1051,23 @@ class Compiler:
         if t is S.AttrSet and self.eager:
             assert isinstance(node, S.AttrSet)
             if not node.rec and not node.dynamic and not node.inherit_from:
-                return py.Dict(
+                return self.positioned(node, py.Dict(
                     keys=[_const(k) for k in node.attrs],
                     values=[self.lazy(d.value, out, reads) for d in node.attrs.values()],
-                )
+                ))
         if t is S.Select:
             prim = self.static_primop(node)
             if prim is not None:
                 return self.primop_ref(prim)
-        if t is S.Call or t is S.ConcatStrings or t is S.BinOp or t is S.If or t is S.Not:
-            spec = self.speculate(node, out)
+        if self.eager and (t is S.Call or t is S.ConcatStrings or t is S.BinOp or t is S.If
+                           or t is S.Not):
+            spec = self.speculate(node, out, reads)
             if spec is not None:
                 return spec
         return self.thunk(node, out)
 
-    def speculate(self, node: S.Node, out: list[py.stmt]) -> py.expr | None:
+    def speculate(self, node: S.Node, out: list[py.stmt],
+                  reads: set[str] | None = None) -> py.expr | None:
         """Compute cheap integer/Boolean expressions at once when their inputs are known."""
         from .speculate import Speculator
 
@@ -1036,6 +1082,8 @@ class Compiler:
         if built is None:
             return None
         test, value = built
+        if reads is not None:
+            reads.update(spec.vars)
         return _ifexp(test, value, self.thunk(node, out))
 
     def thunk(self, node: S.Node, out: list[py.stmt]) -> py.expr:
@@ -1121,8 +1169,12 @@ def show_expr(node: S.Node) -> str:
 def compile_node(node: S.Node, file: str, base_names: frozenset[str],
                  curpos_file: str, eager: bool = True,
                  primops: dict[str, tuple[int, str]] | None = None,
-                 base_primops: dict[str, str] | None = None) -> Compiled:
+                 base_primops: dict[str, str] | None = None,
+                 shadowed: frozenset[str] = frozenset(),
+                 track_positions: bool = False) -> Compiled:
     comp = Compiler(file, base_names, curpos_file, eager, primops, base_primops)
+    comp.shadowed = shadowed
+    comp.track_positions = track_positions
     module = comp.compile_module(node)
     py.fix_missing_locations(module)
     code = compile(module, file or "«nix»", "exec", dont_inherit=True, optimize=2)

@@ -136,15 +136,66 @@ def _frame(pos: Pos) -> list[str]:
         except OSError:
             return out[:1]
     lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     if not 1 <= line <= len(lines):
         return out[:1]
-    width = len(str(min(line + 1, len(lines))))
     for n in range(max(1, line - 1), min(len(lines), line + 1) + 1):
         src = lines[n - 1].replace("\t", " ")
-        out.append(f"       {' ' * (width - len(str(n)) + 4)}{n}| {src}".rstrip())
+        out.append(f"       {n:6d}| {src}".rstrip())
         if n == line:
-            out.append(f"       {' ' * (width + 4)}| {' ' * (col - 1)}^")
+            out.append(f"       {'':6}| {' ' * (col - 1)}^")
     return out
+
+
+def position_from_traceback(err: BaseException) -> Pos | None:
+    """The innermost Nix position on an exception's traceback.
+
+    Compiled Nix code carries Nix lines and columns as its Python positions, so
+    an error raised by a builtin called directly from Nix code can be placed.
+    """
+    tb = err.__traceback__
+    best: Pos | None = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        file = code.co_filename
+        if file in SOURCES:
+            try:
+                positions = list(code.co_positions())
+                line, _, col, _ = positions[tb.tb_lasti // 2]
+            except (IndexError, ValueError):
+                line, col = tb.tb_lineno, 0
+            if line:
+                best = (file, line, (col or 0) + 1)
+        tb = tb.tb_next
+    return best
+
+
+def trace_from_traceback(err: BaseException) -> list[tuple[Pos | None, str]]:
+    """Frames for ``--show-trace``: the Nix functions being evaluated, innermost first."""
+    from .values import LAMBDA_INFO, to_text
+
+    frames: list[list[tuple[Pos | None, str]]] = []
+    tb = err.__traceback__
+    caller: Pos | None = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        file = code.co_filename
+        if file in SOURCES:
+            info = LAMBDA_INFO.get(code)
+            if info is not None:
+                name = f"'{to_text(info.name)}'" if info.name else "anonymous lambda"
+                pair = [(info.pos, f"while evaluating {name}")]
+                if caller is not None:
+                    pair.append((caller, "from call site"))
+                frames.append(pair)
+            try:
+                line, _, col, _ = list(code.co_positions())[tb.tb_lasti // 2]
+                caller = (file, line, (col or 0) + 1) if line else None
+            except (IndexError, ValueError):
+                caller = None
+        tb = tb.tb_next
+    return [f for pair in reversed(frames) for f in pair]
 
 
 def render(err: NixError, show_trace: bool = False) -> str:
@@ -156,7 +207,7 @@ def render(err: NixError, show_trace: bool = False) -> str:
     if err.hint:
         lines.append(f"       {err.hint}")
     if show_trace:
-        for pos, what in err.trace:
+        for pos, what in err.trace + trace_from_traceback(err):
             lines.append("")
             lines.append(f"       … {what}")
             if pos and pos[0]:

@@ -35,6 +35,9 @@ from .values import (
 )
 
 NIX_VERSION = "2.8.0"
+# the Nix code that ships with pynix (<pynix>, <nix/...>)
+NIX_DIR = from_bytes(os.fsencode(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "nix")))
 LANG_VERSION = 6
 
 
@@ -129,8 +132,7 @@ class Evaluator:
         }
 
     def _derivation_function(self) -> Any:
-        here = os.path.join(os.path.dirname(os.path.dirname(__file__)), "nix", "derivation.nix")
-        return self.import_file(from_bytes(os.fsencode(here)))
+        return self.import_file(NIX_DIR + "/corepkgs/derivation.nix")
 
     # -- output --------------------------------------------------------
 
@@ -187,7 +189,9 @@ class Evaluator:
                 base_names = base_names | frozenset(scope)
             compiled = compile_node(node, file, base_names, curpos_file,
                                     eager=self.eager_containers, primops=self.primops,
-                                    base_primops=self.base_primops)
+                                    base_primops=self.base_primops,
+                                    shadowed=frozenset(scope or ()),
+                                    track_positions=attrpos.STATE.enabled)
             code, lambdas = compiled.code, compiled.lambdas
             codecache.store(key, code, lambdas)
         _register_lambdas(code, lambdas)
@@ -271,6 +275,13 @@ class Evaluator:
             candidate = root + suffix
             if os.path.lexists(to_bytes(candidate)):
                 return canon_path(candidate)
+        # built in: <nix/...> (Nix's own helper expressions) and <pynix/...>
+        for prefix, sub in (("nix/", "corepkgs/"), ("pynix/", ""), ("pynix", "")):
+            if name.startswith(prefix) if prefix.endswith("/") else name == prefix:
+                candidate = NIX_DIR + "/" + sub + name[len(prefix):]
+                candidate = candidate.rstrip("/")
+                if os.path.lexists(to_bytes(candidate)):
+                    return canon_path(candidate)
         return None
 
     def resolve_search_path_elem(self, elem: str) -> str | None:

@@ -478,6 +478,10 @@ class Parser:
         if raw.endswith("/") and len(raw) > 1:
             value += "/"
         parts: list[tuple[Pos, Node]] = [(pos, Path(pos, value))]
+        if self.kind() == L.STR and self.kind(1) != L.DOLLAR_CURLY:
+            # text after a path token is only allowed around an interpolation
+            self.advance()
+            self.unexpected(L.DOLLAR_CURLY)
         while True:
             k = self.kind()
             if k == L.STR:
@@ -551,12 +555,13 @@ class Parser:
             add_attr(attrs, path, value, pos)
 
     def inherit(self, attrs: AttrSet) -> None:
-        self.advance()
+        # Nix places every inherited attribute just after `inherit` or `)`
+        where = self.src.pos(self.advance()[2] + len("inherit"))
         source: Node | None = None
         if self.kind() == "(":
             self.advance()
             source = self.expr()
-            self.expect(")")
+            where = self.src.pos(self.expect(")")[2] + 1)
         index = -1
         if source is not None:
             index = len(attrs.inherit_from)
@@ -574,10 +579,10 @@ class Parser:
                     f"attribute '{name}' already defined at {show_pos(prev)}", pos
                 )
             if source is None:
-                attrs.attrs[name] = AttrDef(Var(pos, name), pos, inherited=True)
+                attrs.attrs[name] = AttrDef(Var(pos, name), where, inherited=True)
             else:
                 attrs.attrs[name] = AttrDef(
-                    Select(pos, InheritFrom(pos, index), [name], None), pos
+                    Select(pos, InheritFrom(pos, index), [name], None), where
                 )
         self.advance()
 
@@ -712,5 +717,11 @@ def strip_indentation(pos: Pos, parts: list[tuple[Pos, Node | tuple[str, bool]]]
 
 
 def parse(text: str, file: str, base_dir: str, home: str | None = None) -> Node:
-    """Parse Nix source text (a Nix string: one character per byte)."""
+    """Parse Nix source text (a Nix string: one character per byte).
+
+    As in Nix, which hands its lexer a C string, the text ends at a NUL byte.
+    """
+    nul = text.find("\0")
+    if nul >= 0:
+        text = text[:nul]
     return Parser(L.Source(text, file), base_dir, home).parse()

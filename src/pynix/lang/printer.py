@@ -19,7 +19,6 @@ from .values import NixPath, NixStr, PrimOp, PrimOpApp, Thunk, from_text
 
 REPEATED: Final = from_text("«repeated»")
 _IDENT = re.compile(r"[a-zA-Z_][a-zA-Z0-9_'\-]*\Z")
-_KEYWORDS = frozenset(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit"])
 
 
 def escape_string(s: str) -> str:
@@ -40,9 +39,18 @@ def escape_string(s: str) -> str:
 
 
 def attr_name(name: str) -> str:
-    if _IDENT.match(name) and name not in _KEYWORDS:
+    """An attribute name as Nix 2.8 prints it: bare when it is an identifier (of the
+    keywords, only ``if`` is quoted), otherwise quoted with every ``$`` escaped."""
+    if _IDENT.match(name) and name != "if":
         return name
-    return escape_string(name)
+    nul = name.find("\0")
+    if nul >= 0:
+        name = name[:nul]
+    return '"' + name.translate(_NAME_ESCAPES) + '"'
+
+
+_NAME_ESCAPES = str.maketrans(
+    {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "$": "\\$"})
 
 
 def print_value(v: Any, strict: bool = False) -> str:

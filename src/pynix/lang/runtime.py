@@ -10,6 +10,7 @@ import math
 from types import FunctionType
 from typing import Any, Final, NoReturn
 
+from . import attrpos
 from .errors import (
     EvalError,
     InfiniteRecursion,
@@ -126,7 +127,7 @@ def expect_string_no_ctx(v: Any, pos: Pos | None = None) -> str:
     if type(s) is NixStr:
         raise EvalError(
             f"the string '{to_text(str(s))}' is not allowed to refer to a store path "
-            f"(such as '{to_text(sorted(s.ctx)[0].lstrip('=').split('!')[-1])}')",
+            f"(such as '{to_text(min(s.ctx))}')",
             pos,
         )
     return s
@@ -283,24 +284,18 @@ def has_attr_path(v: Any, names: tuple[str, ...]) -> bool:
 
 
 def attr_name(v: Any, pos: Pos | None) -> str | None:
-    """A dynamic attribute name: a string (context dropped) or null (skip)."""
+    """A dynamic attribute name: a string without context, or null (skip)."""
     if v is None:
         return None
-    t = type(v)
-    if t is str:
+    if type(v) is str:
         return v  # type: ignore[no-any-return]
-    if t is NixStr:
-        return str(v)
-    raise type_error("a string", v, pos)
+    return expect_string_no_ctx(v, pos)
 
 
 def select_name(v: Any, pos: Pos | None) -> str:
-    t = type(v)
-    if t is str:
+    if type(v) is str:
         return v  # type: ignore[no-any-return]
-    if t is NixStr:
-        return str(v)
-    raise type_error("a string", v, pos)
+    return expect_string_no_ctx(v, pos)
 
 
 def add_dynamic_attrs(
@@ -333,6 +328,8 @@ def update(a: Any, b: Any, pos: Pos | None) -> dict[str, Any]:
         return b
     r = a.copy()
     r.update(b)
+    if attrpos.STATE.enabled:
+        attrpos.merge(r, a, b)
     return r
 
 
@@ -507,6 +504,7 @@ def equal(a: Any, b: Any) -> bool:
             return False
         for x, y in zip(a, b):
             if x is y:
+                force(x)  # Nix forces even an element compared with itself
                 continue
             if not equal(force(x), force(y)):
                 return False
@@ -524,6 +522,7 @@ def equal(a: Any, b: Any) -> bool:
             if y is MISSING:
                 return False
             if x is y:
+                force(x)
                 continue
             if not equal(force(x), force(y)):
                 return False

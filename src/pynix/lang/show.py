@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from . import syntax as S
@@ -23,7 +24,7 @@ def show_string(s: str) -> str:
             out.append("\\r")
         elif c == "\t":
             out.append("\\t")
-        elif c == "$" and i + 1 < n and s[i + 1] == "{":
+        elif c == "$":
             out.append("\\$")
         else:
             out.append(c)
@@ -35,7 +36,7 @@ def show_string(s: str) -> str:
 def show_float(f: float) -> str:
     """A double as C++ streams print it (6 significant digits, %g style)."""
     if f != f:
-        return "nan" if str(f)[0] != "-" else "-nan"
+        return "-nan" if math.copysign(1.0, f) < 0 else "nan"
     if f in (float("inf"), float("-inf")):
         return "inf" if f > 0 else "-inf"
     s = f"{f:g}"
@@ -44,12 +45,10 @@ def show_float(f: float) -> str:
 
 def show_attr_name(n: S.AttrName) -> str:
     if isinstance(n, str):
-        return n if _SIMPLE_ID.match(n) and n not in _KEYWORDS else show_string(n)
+        return n if _SIMPLE_ID.match(n) and n != "if" else show_string(n)
     return '"${' + show(n) + '}"'
 
 
-_KEYWORDS = frozenset(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit",
-                       "or"])
 
 
 def show_attrpath(path: list[S.AttrName]) -> str:

@@ -50,12 +50,15 @@ def to_json(v: Any, strict: bool, ctx: set[str], out: list[str]) -> None:
     elif t is list:
         out.append("[")
         first = True
-        for x in v:
-            if not first:
-                out.append(",")
-            first = False
-            to_json(x, strict, ctx, out)
-        out.append("]")
+        try:
+            for x in v:
+                if not first:
+                    out.append(",")
+                first = False
+                to_json(x, strict, ctx, out)
+        finally:
+            # also on an error: Nix closes what it opened
+            out.append("]")
     elif t is dict:
         to_s = v.get("__toString")
         if to_s is not None:
@@ -69,14 +72,16 @@ def to_json(v: Any, strict: bool, ctx: set[str], out: list[str]) -> None:
             return
         out.append("{")
         first = True
-        for k in sorted(v):
-            if not first:
-                out.append(",")
-            first = False
-            out.append(_escape(k))
-            out.append(":")
-            to_json(v[k], strict, ctx, out)
-        out.append("}")
+        try:
+            for k in sorted(v):
+                if not first:
+                    out.append(",")
+                first = False
+                out.append(_escape(k))
+                out.append(":")
+                to_json(v[k], strict, ctx, out)
+        finally:
+            out.append("}")
     elif t is NixPath:
         s = coerce_to_string(v, None, ctx, copy_to_store=True)
         out.append(_escape(s))

@@ -133,4 +133,15 @@ def unsafe_get_attr_pos(name: Any, s: Any) -> Any:
     pos = lookup(d, n)
     if pos is None:
         return None
-    return {"file": pos[0], "line": pos[1], "column": pos[2]}
+    return {"file": pos_file(pos[0]), "line": pos[1], "column": pos[2]}
+
+
+def pos_file(file: str) -> str:
+    """The file of a position as Nix shows it in values: for an expression given on
+    the command line, Nix 2.8 shows the expression's text."""
+    from ..errors import SOURCES, STRING_ORIGIN
+    from ..values import from_text
+
+    if file == STRING_ORIGIN or file == "«stdin»":
+        return from_text(SOURCES.get(file, ""))
+    return from_text(file)

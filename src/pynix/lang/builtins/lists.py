@@ -217,7 +217,11 @@ def group_by(f: Any, xs: Any) -> dict[str, Any]:
 
 @primop("listToAttrs", 1)
 def list_to_attrs(xs: Any) -> dict[str, Any]:
+    from .. import attrpos
+
     out: dict[str, Any] = {}
+    positions: dict[str, Any] = {}
+    track = attrpos.STATE.enabled
     for item in _lst(xs):
         d = expect_attrs(_f(item))
         name = str(expect_string_no_ctx(select(d, "name", None)))
@@ -225,6 +229,13 @@ def list_to_attrs(xs: Any) -> dict[str, Any]:
             if "value" not in d:
                 select(d, "value", None)
             out[name] = d["value"]
+            if track:
+                # Nix gives the attribute the position of `value = ...`
+                pos = attrpos.lookup(d, "value")
+                if pos is not None:
+                    positions[name] = pos
+    if positions:
+        attrpos.record(out, positions)
     return out
 
 
@@ -243,6 +254,9 @@ def _closure_key(v: Any) -> Any:
     raise AssertionError("unreachable")
 
 
+_KEY_KIND = {"n": "an integer", "s": "a string", "p": "a path", "l": "a list"}
+
+
 @primop("genericClosure", 1)
 def generic_closure(args: Any) -> list[Any]:
     a = expect_attrs(_f(args))
@@ -254,6 +268,8 @@ def generic_closure(args: Any) -> list[Any]:
     op = _f(a["operator"])
     seen: set[Any] = set()
     result: list[Any] = []
+    first_kind: str = ""
+    first_key: Any = None
     i = 0
     while i < len(work):
         item = work[i]
@@ -261,7 +277,13 @@ def generic_closure(args: Any) -> list[Any]:
         d = expect_attrs(_f(item))
         if "key" not in d:
             raise EvalError("attribute 'key' required")
-        key = _closure_key(_f(d["key"]))
+        kv = _f(d["key"])
+        key = _closure_key(kv)
+        if seen and key[0] != first_kind:
+            # Nix keeps the keys in an ordered set, which compares them
+            less_than(first_key, kv, None)
+        if not seen:
+            first_kind, first_key = key[0], kv
         if key in seen:
             continue
         seen.add(key)

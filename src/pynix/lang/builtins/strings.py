@@ -88,14 +88,13 @@ def replace_strings(from_: Any, to: Any, s: Any) -> str:
             "'from' and 'to' arguments to 'replaceStrings' have different lengths"
         )
     froms = tuple(str(expect_string(_f(x))) for x in froms_v)
+    # Nix forces every replacement, used or not
+    tos = [_str_ctx(t) for t in tos_v]
     text, sctx = _str_ctx(s)
     ctx: set[str] = set(sctx)
-    tos: list[tuple[str, frozenset[str]] | None] = [None] * len(tos_v)
 
     def to_at(i: int) -> str:
         t = tos[i]
-        if t is None:
-            t = tos[i] = _str_ctx(tos_v[i])
         ctx.update(t[1])
         return t[0]
 
@@ -284,3 +283,20 @@ def hash_string(algo: Any, s: Any) -> str:
 
 
 __all__ = ["compare_versions", "context_of"]
+
+
+@primop("convertHash", 1)
+def convert_hash(args: Any) -> str:
+    from ...compat.hashing import BadHash, Hash, HashFormat
+    from ..runtime import expect_attrs, select
+
+    a = expect_attrs(_f(args))
+    text = str(expect_string_no_ctx(select(a, "hash", None)))
+    fmt_name = str(expect_string_no_ctx(select(a, "toHashFormat", None)))
+    algo = str(expect_string_no_ctx(_f(a["hashAlgo"]))) if "hashAlgo" in a else None
+    try:
+        fmt = HashFormat.parse(fmt_name)
+        h = Hash.parse(text, algo)
+    except BadHash as e:
+        raise EvalError(str(e)) from None
+    return h.format(fmt)
