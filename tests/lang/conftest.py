@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from difftest import PynixWorker, Runner, make_fixtures, pynix_runner  # noqa: E402
+from difftest import PynixWorker, Runner, make_fixtures, pynix_runner
 
 
 @pytest.fixture(scope="session")

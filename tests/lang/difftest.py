@@ -51,6 +51,7 @@ Environment switches:
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import re
@@ -228,7 +229,7 @@ FIXTURE_FILES: dict[str, bytes | tuple[str, str]] = {
     "data/no-newline.txt": b"no newline",
     "data/latin1.txt": b"caf\xe9 \xff\xfe\n",
     "data/utf8.txt": "żółw ünïcødé ✓\n".encode(),
-    "data/lib.nix": b"{ x = 1; f = a: a + 1; s = \"lib\"; }\n",
+    "data/lib.nix": b'{ x = 1; f = a: a + 1; s = "lib"; }\n',
     "data/fn.nix": b"a: a * 2\n",
     "data/int.nix": b"42\n",
     "data/uses-rel.nix": b"(import ./lib.nix).x + 10\n",
@@ -238,18 +239,20 @@ FIXTURE_FILES: dict[str, bytes | tuple[str, str]] = {
     "data/scoped-import.nix": b"import ./scoped-free.nix\n",
     "data/scoped-free.nix": b"1\n",
     "data/syntax-error.nix": b"{ a = ; }\n",
-    "data/throws.nix": b"throw \"thrown from a file\"\n",
+    "data/throws.nix": b'throw "thrown from a file"\n',
     "data/undefined.nix": b"{ a = undefinedVariable; }\n",
     "data/cycle-a.nix": b"{ b = (import ./cycle-b.nix).v; v = 1; }\n",
     "data/cycle-b.nix": b"{ v = (import ./cycle-a.nix).v + 1; }\n",
     "data/self-import.nix": b"import ./self-import.nix\n",
     "data/dir/default.nix": b"{ fromDefault = true; }\n",
-    "data/dir/other.nix": b"\"other\"\n",
+    "data/dir/other.nix": b'"other"\n',
     "data/json.json": b'{"a": [1, 2.5, "x", null, true], "b": {"c": "d"}}\n',
     "data/config.toml": b'title = "t"\n[owner]\nname = "n"\nage = 3\n',
-    "data/with-context.nix": b"{ drv = derivation { name = \"d\"; system = \"x\"; builder = \"/b\"; }; }\n",
-    "data/args.nix": b"{ a ? 1, b ? \"bee\", ... }: [ a b ]\n",
-    "data/attrs.nix": b"{ x = { y = { z = 7; }; }; l = [ 10 20 ]; \"a.b\" = 5; f = { n ? 1 }: n; }\n",
+    "data/with-context.nix": (
+        b'{ drv = derivation { name = "d"; system = "x"; builder = "/b"; }; }\n'
+    ),
+    "data/args.nix": b'{ a ? 1, b ? "bee", ... }: [ a b ]\n',
+    "data/attrs.nix": b'{ x = { y = { z = 7; }; }; l = [ 10 20 ]; "a.b" = 5; f = { n ? 1 }: n; }\n',
     "data/tree/file": b"file\n",
     "data/tree/dir/inner": b"inner\n",
     "data/tree/link": ("symlink", "file"),
@@ -258,14 +261,14 @@ FIXTURE_FILES: dict[str, bytes | tuple[str, str]] = {
     "data/link-to-lib.nix": ("symlink", "lib.nix"),
     "data/link-to-dir": ("symlink", "dir"),
     "data/pos.nix": b"{\n  a = 1;\n  b = {\n    c = 2;\n  };\n  f = x: x;\n}\n",
-    "sp1/foo/default.nix": b"\"sp1 foo\"\n",
-    "sp1/bar.nix": b"\"sp1 bar\"\n",
-    "sp1/only1.nix": b"\"only in sp1\"\n",
-    "sp2/bar.nix": b"\"sp2 bar\"\n",
-    "sp2/only2.nix": b"\"only in sp2\"\n",
-    "sp2/sub/deep.nix": b"\"deep in sp2\"\n",
-    "sp3/bar.nix": b"\"sp3 bar\"\n",
-    "sp3/x/y.nix": b"\"sp3 x y\"\n",
+    "sp1/foo/default.nix": b'"sp1 foo"\n',
+    "sp1/bar.nix": b'"sp1 bar"\n',
+    "sp1/only1.nix": b'"only in sp1"\n',
+    "sp2/bar.nix": b'"sp2 bar"\n',
+    "sp2/only2.nix": b'"only in sp2"\n',
+    "sp2/sub/deep.nix": b'"deep in sp2"\n',
+    "sp3/bar.nix": b'"sp3 bar"\n',
+    "sp3/x/y.nix": b'"sp3 x y"\n',
 }
 
 
@@ -543,8 +546,7 @@ def run_pynix_direct(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Result:
     """Call ``run`` in this process (for debugging; no protection against hangs)."""
-    from pynix.cli.instantiate import run  # type: ignore[import-not-found]
-
+    run = importlib.import_module("pynix.cli.instantiate").run
     status, so, se = run(argv, stdin=stdin, env=env, cwd=None if cwd is None else str(cwd))
     return Result(status, so, se)
 
@@ -590,15 +592,10 @@ def show(data: bytes, limit: int = 3000) -> str:
 
 
 def describe(label: str, r: Result) -> str:
-    return (
-        f"--- {label}: status {r.status}\n"
-        f"stdout:\n{show(r.stdout)}\nstderr:\n{show(r.stderr)}\n"
-    )
+    return f"--- {label}: status {r.status}\nstdout:\n{show(r.stdout)}\nstderr:\n{show(r.stderr)}\n"
 
 
-def compare(
-    nix: Result, py: Result, *, what: str, compare_stdout: bool = True
-) -> None:
+def compare(nix: Result, py: Result, *, what: str, compare_stdout: bool = True) -> None:
     """Fail unless pynix's result agrees with Nix's."""
     problems: list[str] = []
     if nix.ok != py.ok:

@@ -77,8 +77,10 @@ def test_documented(case: Case, fixtures_dir: Path, pynix_run: Runner) -> None:
     if case.expect_status == "error":
         why = clean_failure_problem(py)
         if why:
-            pytest.fail(f"{case.id}: expected a clean error, pynix {why}\n"
-                        + describe("pynix", py), pytrace=False)
+            pytest.fail(
+                f"{case.id}: expected a clean error, pynix {why}\n" + describe("pynix", py),
+                pytrace=False,
+            )
         return
     expected = (case.expected_stdout or "") + "\n"
     if not py.ok or py.stdout != expected.encode():

@@ -38,11 +38,12 @@ DATA = (*SCALARS, "list", "attrs")  # no functions: these can go through toJSON
 TYPES = (*DATA, "fn")
 HASH_ALGOS = ('"md5"', '"sha1"', '"sha256"', '"sha512"')
 HAS_NAMES = ('"a"', '"b"', '"or"')
+UNARY_BUILTINS = ("length", "head", "tail", "attrNames", "stringLength", "typeOf", "toJSON", "ceil")
 PREDICATES = ("isInt", "isFloat", "isString", "isBool", "isList", "isAttrs", "isFunction", "isNull")
 IS_TYPE = {"int": "isInt", "string": "isString"}
 VAR_NAMES = ("a", "b", "x", "y", "v", "foo", "bar_1", "q'", "c-d", "__x")
 ATTR_NAMES = ("a", "b", "c", "n", "foo", "x-y", "or", '"with space"', '""', '"if"', '"é"')
-STRING_CHARS = 'ab Z0"\\$\n\t{}\'é✓-_.'
+STRING_CHARS = "ab Z0\"\\$\n\t{}'é✓-_."
 VERSIONS = ("1.0", "1.0.1", "2", "1.10", "1.9", "1.0pre1", "1.0a", "", "a", "0.1-rc2")
 REGEXES = ('"a+"', '"(a)(b*)"', '"[[:alpha:]]+"', '".*"', '"a|b"', '"([0-9]+)\\\\.([0-9]+)"')
 
@@ -62,7 +63,8 @@ class Gen:
         return self.draw(st.sampled_from(options))
 
     def chance(self, p: float) -> bool:
-        return bool(self.draw(st.floats(0, 1)) < p)
+        """True with probability ``p``; the simplest draw (what shrinking aims at) is False."""
+        return bool(self.draw(st.integers(0, 99)) >= 100 - round(p * 100))
 
     def var(self) -> str:
         return self.pick(VAR_NAMES)
@@ -149,7 +151,9 @@ class Gen:
         if ty == "string":
             return self.str_lit()
         if ty == "list":
-            return "[ " + " ".join(self.int_lit() for _ in range(self.draw(st.integers(0, 3)))) + " ]"
+            return (
+                "[ " + " ".join(self.int_lit() for _ in range(self.draw(st.integers(0, 3)))) + " ]"
+            )
         if ty == "attrs":
             names = self.draw(st.lists(st.sampled_from(ATTR_NAMES), max_size=3, unique=True))
             return "{ " + "".join(f"{n} = {self.int_lit()}; " for n in names) + "}"
@@ -158,14 +162,15 @@ class Gen:
     # ------------------------------------------------------------------ typed
 
     def gen(self, ty: str, depth: int, env: Env = ()) -> str:
-        if self.sloppy and self.chance(0.08):
+        if self.sloppy and self.chance(0.15):
             return self.ill_typed(depth, env)
-        if depth <= 0 or self.chance(0.2):
+        if depth <= 0 or not self.chance(0.8):
             return self.leaf(ty, env)
         d = depth - 1
         common = self.draw(st.integers(0, 9))
         if common == 0:
-            return f"(if {self.gen('bool', d, env)} then {self.gen(ty, d, env)} else {self.gen(ty, d, env)})"
+            cond, yes, no = self.gen("bool", d, env), self.gen(ty, d, env), self.gen(ty, d, env)
+            return f"(if {cond} then {yes} else {no})"
         if common == 1:
             # let is recursive: the value must not see an outer variable of the same name
             v, vt = self.var(), self.pick(SCALARS)
@@ -219,7 +224,7 @@ class Gen:
         if k == 12:
             return f"(builtins.foldl' (acc: e: acc + e) {g('int', d, env)} {g('list', d, env)})"
         if k == 13:
-            return f"(if (builtins.tryEval (throw \"t\")).success then 0 else {g('int', d, env)})"
+            return f'(if (builtins.tryEval (throw "t")).success then 0 else {g("int", d, env)})'
         if k == 14:
             inner = (("p", "int", False), ("q", "int", False), *env)
             default = g("int", d, without(env, "p", "q"))
@@ -250,7 +255,15 @@ class Gen:
         g = self.gen
         k = self.draw(st.integers(0, 13))
         if k == 0:
-            a, b = self.pick((("int", "int"), ("int", "float"), ("float", "float"), ("string", "string"), ("list", "list")))
+            a, b = self.pick(
+                (
+                    ("int", "int"),
+                    ("int", "float"),
+                    ("float", "float"),
+                    ("string", "string"),
+                    ("list", "list"),
+                )
+            )
             op = self.pick(("<", "<=", ">", ">="))
             return f"({g(a, d, env)} {op} {g(b, d, env)})"
         if k == 1:
@@ -288,14 +301,16 @@ class Gen:
         if k == 0:
             return f"({g('string', d, env)} + {g('string', d, env)})"
         if k == 1:
-            return f"\"<${{{g('string', d, env)}}}>${{{g('string', d, env)}}}\""
+            return f'"<${{{g("string", d, env)}}}>${{{g("string", d, env)}}}"'
         if k == 2:
             return f"(toString {g(self.pick(('int', 'float', 'bool', 'string', 'list')), d, env)})"
         if k == 3:
             start, length = self.draw(st.integers(0, 6)), self.draw(st.integers(-1, 6))
-            return f"(builtins.substring {start} {length if length >= 0 else '(-1)'} {g('string', d, env)})"
+            n = str(length) if length >= 0 else "(-1)"
+            return f"(builtins.substring {start} {n} {g('string', d, env)})"
         if k == 4:
-            return f"(builtins.concatStringsSep {g('string', d, env)} [ {g('string', d, env)} {g('string', d, env)} ])"
+            sep, s1, s2 = g("string", d, env), g("string", d, env), g("string", d, env)
+            return f"(builtins.concatStringsSep {sep} [ {s1} {s2} ])"
         if k == 5:
             return (
                 f"(builtins.replaceStrings [ {g('string', d, env)} ] [ {g('string', d, env)} ] "
@@ -308,11 +323,11 @@ class Gen:
         if k == 8:
             return f"(builtins.hashString {self.pick(HASH_ALGOS)} {g('string', d, env)})"
         if k == 9:
-            return f"(builtins.concatStringsSep \",\" (builtins.attrNames {g('attrs', d, env)}))"
+            return f'(builtins.concatStringsSep "," (builtins.attrNames {g("attrs", d, env)}))'
         if k == 10:
             return f"(builtins.parseDrvName {g('string', d, env)}).{self.pick(('name', 'version'))}"
         if k == 11:
-            return f"(builtins.concatStringsSep \"|\" (builtins.splitVersion {self.version_lit()}))"
+            return f'(builtins.concatStringsSep "|" (builtins.splitVersion {self.version_lit()}))'
         if k == 12:
             return f"''\n  x ${{{g('string', d, env)}}}\n    y\n''"
         if k == 13:
@@ -337,17 +352,24 @@ class Gen:
         g = self.gen
         k = self.draw(st.integers(0, 9))
         if k == 0:
-            return "[ " + " ".join(g("int", d, env) for _ in range(self.draw(st.integers(0, 4)))) + " ]"
+            return (
+                "[ "
+                + " ".join(g("int", d, env) for _ in range(self.draw(st.integers(0, 4))))
+                + " ]"
+            )
         if k == 1:
             return f"({g('list', d, env)} ++ {g('list', d, env)})"
         if k == 2:
-            return f"(builtins.map (e: {g('int', d, (('e', 'int', False), *env))}) {g('list', d, env)})"
+            body = g("int", d, (("e", "int", False), *env))
+            return f"(builtins.map (e: {body}) {g('list', d, env)})"
         if k == 3:
-            return f"(builtins.filter (e: {g('bool', d, (('e', 'int', False), *env))}) {g('list', d, env)})"
+            body = g("bool", d, (("e", "int", False), *env))
+            return f"(builtins.filter (e: {body}) {g('list', d, env)})"
         if k == 4:
             return f"(builtins.sort builtins.lessThan {g('list', d, env)})"
         if k == 5:
-            return f"(builtins.genList (i: {g('int', d, (('i', 'int', False), *env))}) {self.draw(st.integers(0, 5))})"
+            body = g("int", d, (("i", "int", False), *env))
+            return f"(builtins.genList (i: {body}) {self.draw(st.integers(0, 5))})"
         if k == 6:
             return f"(builtins.tail ([ {g('int', d, env)} ] ++ {g('list', d, env)}))"
         if k == 7:
@@ -361,29 +383,38 @@ class Gen:
         k = self.draw(st.integers(0, 9))
         if k == 0:
             names = self.draw(st.lists(st.sampled_from(ATTR_NAMES), max_size=4, unique=True))
-            body = "".join(f"{n} = {g(self.pick(TYPES if self.sloppy else DATA), d, env)}; " for n in names)
+            body = "".join(
+                f"{n} = {g(self.pick(TYPES if self.sloppy else DATA), d, env)}; " for n in names
+            )
             return "{ " + body + "}"
         if k == 1:
             return f"({g('attrs', d, env)} // {g('attrs', d, env)})"
         if k == 2:
-            a, b = self.draw(st.lists(st.sampled_from(("b", "c", '"d e"', "or")), min_size=2, max_size=2, unique=True))
-            return f"{{ a.{a} = {g(self.pick(DATA), d, env)}; a.{b} = {g('int', d, env)}; n = {g('int', d, env)}; }}"
+            a, b = self.draw(
+                st.lists(
+                    st.sampled_from(("b", "c", '"d e"', "or")), min_size=2, max_size=2, unique=True
+                )
+            )
+            va, vb, vn = g(self.pick(DATA), d, env), g("int", d, env), g("int", d, env)
+            return f"{{ a.{a} = {va}; a.{b} = {vb}; n = {vn}; }}"
         if k == 3:
-            return f"(builtins.removeAttrs {g('attrs', d, env)} [ \"a\" \"foo\" ])"
+            return f'(builtins.removeAttrs {g("attrs", d, env)} [ "a" "foo" ])'
         if k == 4:
             return f"(builtins.intersectAttrs {g('attrs', d, env)} {g('attrs', d, env)})"
         if k == 5:
             return f"(builtins.mapAttrs (n: v: n) {g('attrs', d, env)})"
         if k == 6:
             return (
-                f"(builtins.listToAttrs (builtins.map (i: {{ name = \"k${{toString i}}\"; "
+                f'(builtins.listToAttrs (builtins.map (i: {{ name = "k${{toString i}}"; '
                 f"value = i; }}) {g('list', d, env)}))"
             )
         if k == 7:
             return f"{{ ${{{g('string', d, env)}}} = {g(self.pick(DATA), d, env)}; }}"
         if k == 8:
-            return f"(rec {{ a = {g('int', d, without(env, 'a', 'b', 'c'))}; b = a + 1; c = [ a b ]; }})"
-        return f"(builtins.listToAttrs [ {{ name = {g('string', d, env)}; value = {g(self.pick(DATA), d, env)}; }} ])"
+            va = g("int", d, without(env, "a", "b", "c"))
+            return f"(rec {{ a = {va}; b = a + 1; c = [ a b ]; }})"
+        name, value = g("string", d, env), g(self.pick(DATA), d, env)
+        return f"(builtins.listToAttrs [ {{ name = {name}; value = {value}; }} ])"
 
     def gen_fn(self, d: int, env: Env) -> str:
         g = self.gen
@@ -411,7 +442,7 @@ class Gen:
         if k == 2:
             return f"({a} {b})"
         if k == 3:
-            return f"(builtins.{self.pick(('length', 'head', 'tail', 'attrNames', 'stringLength', 'typeOf', 'toJSON', 'ceil'))} {a})"
+            return f"(builtins.{self.pick(UNARY_BUILTINS)} {a})"
         if k == 4:
             return f"(assert {a}; {b})"
         if k == 5:
@@ -419,7 +450,7 @@ class Gen:
         if k == 6:
             return f"(if {a} then {b} else {b})"
         if k == 7:
-            return f"\"${{{a}}}\""
+            return f'"${{{a}}}"'
         if k == 8:
             return f"(builtins.elemAt {a} {self.int_lit()})"
         if k == 9:
@@ -488,7 +519,9 @@ def test_typed_batches(exprs: list[str], fixtures_dir: Path, pynix_run: Runner) 
     source = "[\n" + "\n".join(f"  ({e})" for e in exprs) + "\n]"
     nix, py = _run_pair(source, ["--strict"], pynix_run, fixtures_dir)
     if not nix.ok:
-        pytest.fail("generator bug: Nix fails on a typed batch\n" + source + "\n" + describe("nix", nix))
+        pytest.fail(
+            "generator bug: Nix fails on a typed batch\n" + source + "\n" + describe("nix", nix)
+        )
     if _same(nix, py):
         return
     for e in exprs:
@@ -504,7 +537,9 @@ def test_typed_batches(exprs: list[str], fixtures_dir: Path, pynix_run: Runner) 
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-@given(expr=sloppy_expr(), args=st.sampled_from([["--strict"], ["--strict"], ["--strict", "--json"]]))
+@given(
+    expr=sloppy_expr(), args=st.sampled_from([["--strict"], ["--strict"], ["--strict", "--json"]])
+)
 def test_single_expressions(
     expr: str, args: list[str], fixtures_dir: Path, pynix_run: Runner
 ) -> None:
