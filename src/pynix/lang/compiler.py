@@ -36,6 +36,16 @@ from .values import LambdaInfo, Pos
 # base-environment names that compile to constants
 _CONSTANTS: Final = {"true": True, "false": False, "null": None}
 
+# names the generated code finds in its module's globals (see Evaluator._globals)
+RUNTIME_GLOBALS: Final = frozenset([
+    "_T", "_FT", "_NixPath", "_MISSING", "_MIN", "_MAX", "_wrap", "_idiv", "_B", "_force",
+    "_call", "_sel", "_selp", "_selor", "_sname", "_has", "_dyn", "_update", "_concat",
+    "_interp", "_add", "_concat_path", "_sub", "_mul", "_div", "_lt", "_eq", "_truthy",
+    "_notbool", "_assert", "_wl", "_wll", "_fargs", "_missing_arg", "_unexpected_arg",
+    "_overrides", "_ovget", "_ovmerge", "_recpos", "type", "int", "float", "bool", "dict",
+    "str", "list",
+])
+
 # desugared operators that compile to inline operations when not shadowed
 _BOOL_PRIMOPS: Final = frozenset([
     "isAttrs", "isList", "isInt", "isFloat", "isBool", "isString", "isNull", "isPath",
@@ -181,6 +191,7 @@ class Compiler:
         self.shadowed: frozenset[str] = frozenset()
         self.track_positions = False
         self.no_aliases = False
+        self.module_names: set[str] = set()
         self.base_names = base_names
         self.curpos_file = curpos_file
         self.counter = 0
@@ -297,6 +308,7 @@ class Compiler:
     def s_Path(self, node: S.Path, out: list[py.stmt]) -> py.expr:
         name = self.fresh("_k")
         self.module_stmts.append(_assign(name, _call("_NixPath", _const(node.value))))
+        self.module_names.add(name)
         return _load(name)
 
     def s_CurPos(self, node: S.CurPos, out: list[py.stmt]) -> py.expr:
@@ -605,7 +617,7 @@ class Compiler:
         finally:
             self.scopes.pop()
             self.fn = saved
-        out.append(self.make_def(name, pynames, stmts, lam.pos))
+        self.emit_def(out, self.make_def(name, pynames, stmts, lam.pos))
 
     def thunk_of_expr(self, e: py.expr) -> py.expr:
         """A thunk that forces a (lazy) Python expression when it is forced."""
@@ -714,7 +726,7 @@ class Compiler:
         if node.formals is not None:
             formals = tuple((f.name, f.default is not None, f.pos) for f in node.formals)
         self.lambdas[name] = LambdaInfo(node.name, node.pos, node.arg, formals, node.ellipsis)
-        out.append(self.make_def(name, [param], body, node.pos))
+        self.emit_def(out, self.make_def(name, [param], body, node.pos))
         return _load(name)
 
     def formals(self, node: S.Lambda, param: str, names: dict[str, Binding | Alias],
@@ -773,7 +785,53 @@ class Compiler:
         assert isinstance(b, Binding)
         return b.name
 
-    def make_def(self, name: str, params: list[str], body: list[py.stmt], pos: Pos) -> py.stmt:
+    def emit_def(self, out: list[py.stmt], fn: py.FunctionDef) -> None:
+        """Place a function definition: where it is, or once at module level when it
+        refers to no local variable of enclosing functions.  Lifting closed functions
+        out keeps Python's nesting shallow (CPython's compiler is quadratic in it) and
+        saves making the function anew on every run of the enclosing code."""
+        if not (self.free_names(fn) - {fn.name}):
+            self.module_stmts.append(fn)
+            self.module_names.add(fn.name)
+        else:
+            out.append(fn)
+
+    def free_names(self, fn: py.FunctionDef | py.Lambda) -> frozenset[str]:
+        """Local names of enclosing functions that a function refers to (cached)."""
+        cached: frozenset[str] | None = getattr(fn, "_free", None)
+        if cached is not None:
+            return cached
+        bound = {a.arg for a in fn.args.args}
+        loads: set[str] = set()
+        stack: list[py.AST] = list(fn.body) if isinstance(fn, py.FunctionDef) else [fn.body]
+        while stack:
+            n = stack.pop()
+            t = type(n)
+            if t is py.Name:
+                assert isinstance(n, py.Name)
+                if type(n.ctx) is py.Store:
+                    bound.add(n.id)
+                else:
+                    loads.add(n.id)
+            elif t is py.FunctionDef:
+                assert isinstance(n, py.FunctionDef)
+                bound.add(n.name)
+                loads.update(self.free_names(n))
+            elif t is py.Lambda:
+                assert isinstance(n, py.Lambda)
+                loads.update(self.free_names(n))
+            else:
+                stack.extend(py.iter_child_nodes(n))
+        free = frozenset(
+            x for x in loads - bound
+            if x not in RUNTIME_GLOBALS and x not in self.module_names
+            and not x.startswith(("_P_", "_F_"))
+        )
+        fn._free = free  # type: ignore[union-attr]
+        return free
+
+    def make_def(self, name: str, params: list[str], body: list[py.stmt],
+                 pos: Pos) -> py.FunctionDef:
         return py.FunctionDef(
             name=name,
             args=py.arguments(
@@ -1103,7 +1161,7 @@ class Compiler:
                     args=py.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
                                       kw_defaults=[], kwarg=None, defaults=[]),
                     body=value))
-        out.append(self.make_def(name, [], body, node.pos))
+        self.emit_def(out, self.make_def(name, [], body, node.pos))
         return _call("_T", _load(name))
 
     # -- tail ------------------------------------------------------------
