@@ -43,7 +43,7 @@ RUNTIME_GLOBALS: Final = frozenset([
     "_interp", "_add", "_concat_path", "_sub", "_mul", "_div", "_lt", "_eq", "_truthy",
     "_notbool", "_assert", "_wl", "_wll", "_fargs", "_missing_arg", "_unexpected_arg",
     "_overrides", "_ovget", "_ovmerge", "_recpos", "type", "int", "float", "bool", "dict",
-    "str", "list",
+    "str", "list", "len",
 ])
 
 # desugared operators that compile to inline operations when not shadowed
@@ -368,9 +368,16 @@ class Compiler:
                 return v
             v = base
             for n in node.path:
-                key = _const(n) if isinstance(n, str) else _call(
-                    "_sname", self.strict(n, out), pos)
-                v = _call("_sel", v, key, pos)
+                if isinstance(n, str):
+                    v = self.inline_select(v, _const(n), pos)
+                    continue
+                # Nix evaluates a dynamic name before the set
+                k = self.fresh("_t")
+                key = _walrus(k, _call("_sname", self.strict(n, out), pos))
+                v = py.Subscript(
+                    value=py.Tuple(elts=[key, self.inline_select(v, _load(k), pos)],
+                                   ctx=py.Load()),
+                    slice=_const(1), ctx=py.Load())
             return v
         if all(n is not None for n in names):
             key_tuple: py.expr = _const(tuple(names))
@@ -422,6 +429,14 @@ class Compiler:
     def s_HasAttr(self, node: S.HasAttr, out: list[py.stmt]) -> py.expr:
         base = self.strict(node.expr, out)
         pos = self.pos_const(node.pos)
+        if len(node.path) == 1:
+            n = node.path[0]
+            key = _const(n) if isinstance(n, str) else _call("_sname", self.strict(n, out), pos)
+            t = self.fresh("_t")
+            return py.BoolOp(op=py.And(), values=[
+                _type_is(_walrus(t, base), "dict"),
+                py.Compare(left=key, ops=[py.In()], comparators=[_load(t)]),
+            ])
         if all(isinstance(n, str) for n in node.path):
             key_tuple: py.expr = _const(tuple(node.path))
         else:
@@ -902,6 +917,22 @@ class Compiler:
         types = _TYPE_TESTS.get(prim)
         if types is not None:
             return _type_is(self.strict(args[0], out), types[0])
+        if prim in ("head", "length", "tail"):
+            # the common case inline, the builtin for everything else (and errors)
+            t = self.fresh("_t")
+            lst = _walrus(t, self.strict(args[0], out))
+            slow = py.Call(func=_load("_F_" + self.primops[prim][1]), args=[_load(t)],
+                           keywords=[])
+            if prim == "length":
+                return _ifexp(_type_is(lst, "list"), _call("len", _load(t)), slow)
+            test = py.BoolOp(op=py.And(), values=[_type_is(lst, "list"), _load(t)])
+            if prim == "tail":
+                return _ifexp(test, py.Subscript(
+                    value=_load(t), slice=py.Slice(lower=_const(1)), ctx=py.Load()), slow)
+            x = self.fresh("_t")
+            first = py.Subscript(value=_load(t), slice=_const(0), ctx=py.Load())
+            return _ifexp(test, _ifexp(_type_is(_walrus(x, first), "_T"), _forced(x),
+                                       _load(x)), slow)
         return py.Call(func=_load("_F_" + self.primops[prim][1]),
                        args=[self.lazy(a, out) for a in args], keywords=[])
 
@@ -1063,7 +1094,23 @@ class Compiler:
                     py.Compare(left=_load(t), ops=[py.Eq()], comparators=[b]),
                     _call("_eq", _load(t), b),
                 )
-        return _call("_eq", a, b)
+        if isinstance(a, (py.List, py.Dict)) and not isinstance(b, (py.List, py.Dict)):
+            a, b = b, a
+        if isinstance(b, py.List) and not b.elts or isinstance(b, py.Dict) and not b.keys:
+            # comparing with [ ] or { }: the same kind of value, and empty
+            t = self.fresh("_t")
+            return py.BoolOp(op=py.And(), values=[
+                _type_is(_walrus(t, a), "list" if isinstance(b, py.List) else "dict"),
+                py.UnaryOp(op=py.Not(), operand=_load(t)),
+            ])
+        # two strings without context compare as Python strings
+        ta, tb = self.fresh("_t"), self.fresh("_t")
+        return _ifexp(
+            py.BinOp(left=_type_is(_walrus(ta, a), "str"), op=py.BitAnd(),
+                     right=_type_is(_walrus(tb, b), "str")),
+            py.Compare(left=_load(ta), ops=[py.Eq()], comparators=[_load(tb)]),
+            _call("_eq", _load(ta), _load(tb)),
+        )
 
     def s_ConcatStrings(self, node: S.ConcatStrings, out: list[py.stmt]) -> py.expr:
         values = [self.strict(p, out) for _, p in node.parts]

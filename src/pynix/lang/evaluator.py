@@ -329,7 +329,7 @@ def _globals(base: dict[str, Any]) -> dict[str, Any]:
     from . import runtime as r
 
     return {
-        "__builtins__": {"type": type, "int": int},
+        "__builtins__": {},
         "type": type,
         "int": int,
         "float": float,
@@ -337,6 +337,7 @@ def _globals(base: dict[str, Any]) -> dict[str, Any]:
         "dict": dict,
         "str": str,
         "list": list,
+        "len": len,
         "_T": Thunk,
         "_FT": FunctionType,
         "_NixPath": NixPath,
