@@ -91,9 +91,15 @@ class EvalSession:
                 # Nix 2.8 writes no newline, and leaves partial output on an error
                 out.write(to_bytes("".join(chunks)))
         elif output == "xml":
+            from ..lang import attrpos
             from ..lang.formats import to_xml
 
-            out.write(to_bytes(to_xml(v, strict, location)))
+            chunks = []
+            try:
+                to_xml(v, strict, location, attr_pos=attrpos.lookup, out=chunks)
+            finally:
+                # on an error Nix has already written (and closed) part of the document
+                out.write(to_bytes("".join(chunks)))
         else:
             if strict:
                 deep_force(v)

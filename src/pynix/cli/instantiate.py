@@ -103,6 +103,11 @@ def parse_args(argv: list[str]) -> Options:
 
 def execute(o: Options, session: EvalSession, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     ev = session.evaluator
+    if o.output == "xml" and o.location:
+        # XML shows where attributes were defined: record that while compiling
+        from ..lang import attrpos
+
+        attrpos.STATE.enabled = True
     auto_args: dict[str, Any] = {}
     for name, text, is_expr in o.auto_args:
         if is_expr:

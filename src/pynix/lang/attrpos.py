@@ -65,3 +65,12 @@ def merge(r: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> None:
             positions.pop(k, None)
     if positions:
         record(r, positions)
+
+
+def add(d: dict[str, Any], name: str, pos: Pos) -> None:
+    """Record one more attribute's position (a dynamic attribute)."""
+    entry = _TABLE.get(id(d))
+    if entry is None or entry[0] is not d:
+        record(d, {name: pos})
+    else:
+        entry[1][name] = pos

@@ -50,7 +50,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from re import Pattern
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from .errors import EvalError
 from .values import to_text
@@ -642,6 +642,9 @@ def _py_node(node: _Node) -> str:
 
 _MATCH, _REPEAT, _ALTERN, _BEGIN, _END, _BOL, _EOL, _ACCEPT, _DUMMY = range(9)
 
+# Branch points an attempt visits before it starts remembering dead ends.
+_MEMO_AFTER = 200
+
 
 class _NFA:
     def __init__(self, alt: _Alt) -> None:
@@ -754,7 +757,16 @@ class _NFA:
 
     def run(self, s: str, begin: int, exact: bool, not_null: bool,
             ngroups: int) -> list[tuple[int, int] | None] | None:
-        """One attempt at position `begin` (libstdc++'s _M_main in DFS mode)."""
+        """One attempt at position `begin` (libstdc++'s _M_main in DFS mode).
+
+        The search is libstdc++'s, step for step, except that it remembers
+        branch points it has fully explored without finding a match, so that
+        it is not exponential where libstdc++ is.  That is sound because what
+        a branch point finds depends only on the state, the position, whether
+        a match was found before (which prunes loop exits) and the loops that
+        were entered at this very position (their count of empty iterations);
+        it only remembers branch points where no such loop is pending.
+        """
         kind, nxt, alt, arg = self.kind, self.next, self.alt, self.arg
         n = len(s)
         first = [-1] * (ngroups + 1)
@@ -762,36 +774,53 @@ class _NFA:
         matched = [False] * (ngroups + 1)
         rep_pos = [-1] * len(kind)
         rep_cnt = [0] * len(kind)
+        pending: dict[int, int] = {}  # loops entered at each position, on the current path
+        dead: set[int] = set()  # (state, position, has_sol) packed into an int
+        width = 2 * (n + 1)
+        solutions = 0
+        branches = 0
+        memo_after = _MEMO_AFTER  # short searches are faster without it
         best: list[tuple[int, int] | None] | None = None
         best_end = -1
         has_sol = False
-        # tasks: (op, a, b); ops below 0 are bookkeeping, >= 0 visit state a at b
         VISIT, REP_EXIT, REP_RESTORE, REP_DEC, ALT_RHS, ALT_MERGE = 0, 1, 2, 3, 4, 5
-        SET_FIRST, SET_END = 6, 7
-        stack: list[tuple[int, int, object]] = [(VISIT, self.start, begin)]
+        SET_FIRST, SET_END, DONE = 6, 7, 8
+        stack: list[tuple[int, int, Any]] = [(VISIT, self.start, begin)]
         pop, push = stack.pop, stack.append
         while stack:
             op, st, x = pop()
             if op == VISIT:
-                pos: int = x  # type: ignore[assignment]
+                pos: int = x
                 k = kind[st]
                 if k == _MATCH:
                     if pos < n and s[pos] in arg[st]:  # type: ignore[operator]
                         push((VISIT, nxt[st], pos + 1))
-                elif k == _REPEAT:
+                    continue
+                if k in (_REPEAT, _ALTERN):
+                    branches += 1
+                    if branches > memo_after and not pending.get(pos):
+                        key = st * width + 2 * pos + has_sol
+                        if key in dead:
+                            continue
+                        push((DONE, 0, (key, solutions)))
+                    if k == _ALTERN:
+                        push((ALT_RHS, st, pos))
+                        push((VISIT, alt[st], pos))
+                        continue
                     push((REP_EXIT, st, pos))
                     if rep_cnt[st] == 0 or rep_pos[st] != pos:
-                        push((REP_RESTORE, st, (rep_pos[st], rep_cnt[st])))
+                        old = rep_pos[st], rep_cnt[st]
+                        if old[1]:
+                            pending[old[0]] -= 1
+                        push((REP_RESTORE, st, old))
                         rep_pos[st] = pos
                         rep_cnt[st] = 1
+                        pending[pos] = pending.get(pos, 0) + 1
                         push((VISIT, alt[st], pos))
                     elif rep_cnt[st] < 2:
                         push((REP_DEC, st, None))
                         rep_cnt[st] += 1
                         push((VISIT, alt[st], pos))
-                elif k == _ALTERN:
-                    push((ALT_RHS, st, pos))
-                    push((VISIT, alt[st], pos))
                 elif k == _BEGIN:
                     g: int = arg[st]  # type: ignore[assignment]
                     push((SET_FIRST, g, first[g]))
@@ -813,17 +842,22 @@ class _NFA:
                     has_sol = pos == n if exact else True
                     if not_null and pos == begin:
                         has_sol = False
-                    if has_sol and pos > best_end:
-                        best_end = pos
-                        best = [(first[i], second[i]) if matched[i] else None
-                                for i in range(ngroups + 1)]
-                        if exact or pos == n:
-                            return best  # nothing later can replace it
+                    if has_sol:
+                        solutions += 1
+                        if pos > best_end:
+                            best_end = pos
+                            best = [(first[i], second[i]) if matched[i] else None
+                                    for i in range(ngroups + 1)]
+                            if exact or pos == n:
+                                return best  # nothing later can replace it
             elif op == REP_EXIT:
                 if not has_sol:
                     push((VISIT, nxt[st], x))
             elif op == REP_RESTORE:
-                rep_pos[st], rep_cnt[st] = x  # type: ignore[misc]
+                pending[rep_pos[st]] -= 1
+                rep_pos[st], rep_cnt[st] = x
+                if x[1]:
+                    pending[x[0]] = pending.get(x[0], 0) + 1
             elif op == REP_DEC:
                 rep_cnt[st] -= 1
             elif op == ALT_RHS:
@@ -831,11 +865,13 @@ class _NFA:
                 has_sol = False
                 push((VISIT, nxt[st], x))
             elif op == ALT_MERGE:
-                has_sol = has_sol or bool(x)
+                has_sol = has_sol or x
             elif op == SET_FIRST:
-                first[st] = x  # type: ignore[call-overload]
-            else:  # SET_END
-                second[st], matched[st] = x  # type: ignore[misc]
+                first[st] = x
+            elif op == SET_END:
+                second[st], matched[st] = x
+            elif x[1] == solutions:  # DONE: explored, nothing found
+                dead.add(x[0])
         return best
 
 

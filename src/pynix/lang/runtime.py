@@ -313,6 +313,8 @@ def add_dynamic_attrs(
                 pos,
             )
         d[name] = value
+        if attrpos.STATE.enabled:
+            attrpos.add(d, name, pos)
     return d
 
 

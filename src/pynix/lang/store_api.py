@@ -157,10 +157,12 @@ _VALID_NAME: Final = re.compile(rf"[A-Za-z0-9+\-._?=]{{1,{MAX_NAME_LEN}}}")
 _BAD_NAME_CHAR: Final = re.compile(r"[^A-Za-z0-9+\-._?=]")
 
 
-def check_store_name(type_: str, inner_digest: bytes, name: str, store_dir: str) -> None:
+def check_store_name(
+    name: str, kind: Callable[[], tuple[str, bytes]], store_dir: str
+) -> None:
     """Raise Nix's error if ``name`` (a Nix string) cannot be a store path name.
 
-    ``type_`` and ``inner_digest`` are those of the path being made (see
+    ``kind()`` gives the type and inner digest of the path being made (see
     :func:`pynix.compat.storepath.make_store_path`): Nix's message shows the
     hash part it computed from the name's raw bytes.
     """
@@ -174,6 +176,7 @@ def check_store_name(type_: str, inner_digest: bytes, name: str, store_dir: str)
         bad = _BAD_NAME_CHAR.search(name)
         assert bad is not None
         problem = f"contains illegal character '{to_text(bad.group())}'"
+    type_, inner_digest = kind()
     fingerprint = f"{type_}:sha256:{inner_digest.hex()}:{store_dir}:".encode() + to_bytes(name)
     hash_part = nixbase32.encode(compress_hash(hashlib.sha256(fingerprint).digest(), 20))
     raise EvalError(f"store path '{hash_part}-{to_text(name)}' {problem}")
@@ -267,7 +270,7 @@ class ComputingStore:
         return result
 
     def _fixed_path(self, name: str, digest: Hash, recursive: bool) -> str:
-        check_store_name(*fixed_path_kind(digest, recursive), name, self.store_dir)
+        check_store_name(name, lambda: fixed_path_kind(digest, recursive), self.store_dir)
         return make_fixed_output_path(to_compat(name), digest, recursive,
                                       store_dir=self.store_dir)
 
@@ -303,7 +306,7 @@ class ComputingStore:
 
     def add_text(self, name: str, text: str, references: set[str]) -> str:
         contents = to_bytes(text)
-        check_store_name(*text_path_kind(contents, references), name, self.store_dir)
+        check_store_name(name, lambda: text_path_kind(contents, references), self.store_dir)
         path = make_text_path_for(to_compat(name), contents, references,
                                   store_dir=self.store_dir)
         if self.check_derivations and name.endswith(".drv"):

@@ -61,21 +61,29 @@ def _pos_attrs(pos: Pos) -> dict[str, str]:
 
 
 class _Printer:
-    def __init__(self, strict: bool, location: bool, attr_pos: AttrPos | None) -> None:
+    def __init__(self, strict: bool, location: bool, attr_pos: AttrPos | None,
+                 out: list[str]) -> None:
         self.strict = strict
         self.location = location
         self.attr_pos = attr_pos
-        self.out: list[str] = []
+        self.out = out
         self.drvs_seen: set[str] = set()
+        self.open_tags: list[tuple[int, str]] = []
 
     def empty(self, depth: int, tag: str, attrs: dict[str, str] | None = None) -> None:
         self.out.append(f"{'  ' * depth}<{tag}{_attrs(attrs) if attrs else ''} />\n")
 
     def open(self, depth: int, tag: str, attrs: dict[str, str] | None = None) -> None:
         self.out.append(f"{'  ' * depth}<{tag}{_attrs(attrs) if attrs else ''}>\n")
+        self.open_tags.append((depth, tag))
 
     def close(self, depth: int, tag: str) -> None:
         self.out.append(f"{'  ' * depth}</{tag}>\n")
+        self.open_tags.pop()
+
+    def close_all(self) -> None:
+        while self.open_tags:
+            self.close(*self.open_tags[-1])
 
     def known(self, v: Value) -> tuple[bool, Value]:
         """The value if it is known (or `strict` allows computing it)."""
@@ -171,17 +179,28 @@ class _Printer:
         self.close(depth, "function")
 
 
-def to_xml(v: Value, strict: bool, location: bool, attr_pos: AttrPos | None = None) -> str:
+def to_xml(v: Value, strict: bool, location: bool, attr_pos: AttrPos | None = None,
+           out: list[str] | None = None) -> str:
     """The XML document for `v` (a Nix string).
 
     ``builtins.toXML`` is ``to_xml(v, strict=True, location=False)``;
     ``nix-instantiate --eval --xml`` passes its ``--strict`` and ``not
     --no-location``.  `v` itself is always computed (to weak head normal
-    form), as both do.  `attr_pos(attrs, name)` gives the position of an
-    attribute's definition, or None; without it attributes have no location.
+    form) first, as both do.  `attr_pos(attrs, name)` gives the position of
+    an attribute's definition, or None; without it attributes have no
+    location.
+
+    When computing a value inside fails, Nix has already written part of the
+    document and closes the elements that are open before the error goes on
+    (nix-instantiate prints that).  Pass `out` to receive the text in pieces:
+    after an error it holds that closed partial document.
     """
-    p = _Printer(strict, location, attr_pos)
-    p.out.append("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n")
-    p.value(force(v), 1)
-    p.out.append("</expr>\n")
+    v = force(v)
+    p = _Printer(strict, location, attr_pos, [] if out is None else out)
+    p.out.append("<?xml version='1.0' encoding='utf-8'?>\n")
+    p.open(0, "expr")
+    try:
+        p.value(v, 1)
+    finally:
+        p.close_all()
     return "".join(p.out)

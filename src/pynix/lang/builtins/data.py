@@ -40,9 +40,26 @@ def from_toml(s: Any) -> Any:
 def to_xml(v: Any) -> str:
     from ..formats import to_xml as render
 
+    text = render(v, True, False)
+    return make_str(text, _contexts(v))
+
+
+def _contexts(v: Any) -> set[str]:
+    """The contexts of every string in a (deeply forced) value."""
     ctx: set[str] = set()
-    text = render(v, True, False, ctx)
-    return make_str(text, ctx)
+    stack = [v]
+    seen: set[int] = set()
+    while stack:
+        x = _f(stack.pop())
+        t = type(x)
+        if t is NixStr:
+            ctx.update(x.ctx)
+        elif t is dict or t is list:
+            if id(x) in seen:
+                continue
+            seen.add(id(x))
+            stack.extend(x.values() if t is dict else x)
+    return ctx
 
 
 __all__ = ["NixStr"]

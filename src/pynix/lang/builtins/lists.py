@@ -53,6 +53,8 @@ def lazy_apply(f: Any, x: Any) -> Thunk:
 def map_(f: Any, xs: Any) -> list[Any]:
     items = _lst(xs)
     f = _f(f)
+    if type(f) is FunctionType:
+        return [Thunk(partial(f, x)) for x in items]
     return [Thunk(partial(_apply, f, x)) for x in items]
 
 
@@ -60,7 +62,14 @@ def map_(f: Any, xs: Any) -> list[Any]:
 def filter_(f: Any, xs: Any) -> list[Any]:
     items = _lst(xs)
     f = _fn(f)
-    out = [x for x in items if truthy(_apply(f, x), None)]
+    out = []
+    direct = type(f) is FunctionType
+    for x in items:
+        r = f(x) if direct else call(f, x)
+        if r is True:
+            out.append(x)
+        elif r is not False:
+            truthy(r, None)
     return out if len(out) != len(items) else items
 
 
@@ -87,6 +96,8 @@ def gen_list(f: Any, n: Any) -> list[Any]:
     if count < 0:
         raise EvalError(f"cannot create list of size {count}")
     f = _f(f)
+    if type(f) is FunctionType:
+        return [Thunk(partial(f, i)) for i in range(count)]
     return [Thunk(partial(_apply, f, i)) for i in range(count)]
 
 
@@ -142,21 +153,39 @@ def concat_lists(xss: Any) -> list[Any]:
 def concat_map(f: Any, xs: Any) -> list[Any]:
     f = _fn(f)
     out: list[Any] = []
+    direct = type(f) is FunctionType
     for x in _lst(xs):
-        out.extend(expect_list(_apply(f, x)))
+        r = f(x) if direct else call(f, x)
+        if type(r) is not list:
+            expect_list(r)
+        out.extend(r)
     return out
 
 
 @primop("any", 2)
 def any_(f: Any, xs: Any) -> bool:
     f = _fn(f)
-    return any(truthy(_apply(f, x), None) for x in _lst(xs))
+    direct = type(f) is FunctionType
+    for x in _lst(xs):
+        r = f(x) if direct else call(f, x)
+        if r is True:
+            return True
+        if r is not False:
+            truthy(r, None)
+    return False
 
 
 @primop("all", 2)
 def all_(f: Any, xs: Any) -> bool:
     f = _fn(f)
-    return all(truthy(_apply(f, x), None) for x in _lst(xs))
+    direct = type(f) is FunctionType
+    for x in _lst(xs):
+        r = f(x) if direct else call(f, x)
+        if r is False:
+            return False
+        if r is not True:
+            truthy(r, None)
+    return True
 
 
 class _SortKey:

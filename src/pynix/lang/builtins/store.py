@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from ...compat import nixbase32
@@ -55,7 +56,6 @@ from ..store_api import (
 from ..tojson import to_json
 from ..values import (
     NixStr,
-    Pos,
     PrimOp,
     PrimOpApp,
     Thunk,
@@ -293,7 +293,7 @@ def _process_attr(ev: Evaluator, d: _DrvAttrs, key: str, value: Any) -> None:
 def _inputs(
     ev: Evaluator, known: KnownDerivations, ctx: set[str]
 ) -> tuple[dict[str, set[str]], set[str]]:
-    """String context -> (inputDrvs, inputSrcs)."""
+    """String context -> (inputDrvs, inputSrcs); output names in compat's form."""
     input_drvs: dict[str, set[str]] = {}
     input_srcs: set[str] = set()
     for element in sorted(ctx):
@@ -307,7 +307,7 @@ def _inputs(
                     input_drvs[path] = set(known.lookup(path).outputs)
         elif element.startswith("!"):
             _, output, drv_path = element.split("!", 2)
-            input_drvs.setdefault(drv_path, set()).add(output)
+            input_drvs.setdefault(drv_path, set()).add(to_compat(output))
         else:
             input_srcs.add(element)
     return input_drvs, input_srcs
@@ -407,7 +407,7 @@ def _fixed_output(ev: Evaluator, d: _DrvAttrs, drv: Derivation, store_dir: str) 
     algo = d.output_hash_algo if is_hash_algo(d.output_hash_algo) else None
     h = parse_hash_allow_empty(ev, d.output_hash, algo)
     recursive = bool(d.recursive)
-    check_store_name(*fixed_path_kind(h, recursive), d.name, store_dir)
+    check_store_name(d.name, lambda: fixed_path_kind(h, recursive), store_dir)
     path = make_fixed_output_path(to_compat(d.name), h, recursive, store_dir=store_dir)
     drv.env["out"] = path
     drv.outputs["out"] = DerivationOutput(
@@ -438,11 +438,15 @@ def _input_addressed_outputs(
         return
     name = to_compat(d.name)
     for output, digest in h.hashes.items():
-        check_store_name(f"output:{output}", digest,
-                         from_compat(output_path_name(name, output)), store_dir)
+        check_store_name(from_compat(output_path_name(name, output)),
+                         _output_kind(output, digest), store_dir)
         path = make_output_path(output, digest, name, store_dir)
         drv.outputs[output] = DerivationOutput(path)
         drv.env[output] = path
+
+
+def _output_kind(output: str, digest: bytes) -> Callable[[], tuple[str, bytes]]:
+    return lambda: (f"output:{output}", digest)
 
 
 # ---------------------------------------------------------------------------
@@ -478,7 +482,6 @@ def _is_function(v: Any) -> bool:
 
 def _add_path(
     ev: Evaluator,
-    pos: Pos | None,
     path: str,
     name: str,
     filter_fn: Any | None,
@@ -494,7 +497,7 @@ def _add_path(
             fn = filter_fn
 
             def nix_filter(entry: str, kind: str) -> bool:
-                return expect_bool(call(call(fn, entry, pos), kind, pos), pos)
+                return expect_bool(call(call(fn, entry), kind))
 
         store_path = ev.store.add_path(
             path,
@@ -504,7 +507,7 @@ def _add_path(
             expected_sha256=expected.digest if expected is not None else None,
         )
     except NixError as e:
-        e.add_trace(pos, f"while adding path '{to_text(path)}'")
+        e.add_trace(None, f"while adding path '{to_text(path)}'")
         raise
     return NixStr(store_path, frozenset([store_path]))
 
@@ -542,7 +545,7 @@ def path_(ev: Evaluator, args: Any) -> str:
         raise EvalError("'path' required")
     if not name:
         name = base_name(path)
-    return _add_path(ev, None, path, name, filter_fn, recursive, expected, ctx)
+    return _add_path(ev, path, name, filter_fn, recursive, expected, ctx)
 
 
 @eval_primop("filterSource", 2)
@@ -554,7 +557,7 @@ def filter_source(ev: Evaluator, filter_v: Any, path_v: Any) -> str:
         raise TypeError_(
             f"first argument in call to 'filterSource' is not a function but {show_type(fn)}"
         )
-    return _add_path(ev, None, path, base_name(path), fn, True, None, ctx)
+    return _add_path(ev, path, base_name(path), fn, True, None, ctx)
 
 
 # ---------------------------------------------------------------------------
