@@ -376,9 +376,6 @@ def test_terminal_session(fixtures_dir: Path, tmp_path: Path) -> None:
     assert "40 + 2" in history and history[-1] == ":q"
 
 
-@pytest.mark.xfail(strict=True, reason="lang: Evaluator.load(scope=...) still compiles names "
-                   "of the scope that shadow builtins (map, true, builtins) as the builtins; "
-                   "scopedImport has the same bug")
 def test_bindings_shadow_builtins(fixtures_dir: Path) -> None:
     r = run_repl([], "map = 5\nmap\ntrue = 1\ntrue\n", fixtures_dir)
     assert "nix-repl> map\n5\n" in r.stdout.decode()

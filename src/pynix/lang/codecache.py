@@ -11,6 +11,7 @@ or unwritable cache is ignored: it only ever saves time.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 from functools import lru_cache
@@ -93,7 +94,5 @@ def store(key: str, code: CodeType, lambdas: dict[str, LambdaInfo]) -> None:
             marshal.dump((code, raw), fh)
         os.replace(tmp, os.path.join(sub, key))
     except (OSError, ValueError):
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass

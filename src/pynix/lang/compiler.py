@@ -361,19 +361,14 @@ class Compiler:
         names = [n if isinstance(n, str) else None for n in node.path]
         pos = self.pos_const(node.pos)
         if node.default is None:
-            if all(n is not None for n in names):
-                v = base
-                for n in names:
-                    v = self.inline_select(v, _const(n), pos)
-                return v
             v = base
-            for n in node.path:
-                if isinstance(n, str):
-                    v = self.inline_select(v, _const(n), pos)
+            for attr in node.path:
+                if isinstance(attr, str):
+                    v = self.inline_select(v, _const(attr), pos)
                     continue
                 # Nix evaluates a dynamic name before the set
                 k = self.fresh("_t")
-                key = _walrus(k, _call("_sname", self.strict(n, out), pos))
+                key = _walrus(k, _call("_sname", self.strict(attr, out), pos))
                 v = py.Subscript(
                     value=py.Tuple(elts=[key, self.inline_select(v, _load(k), pos)],
                                    ctx=py.Load()),
@@ -488,7 +483,7 @@ class Compiler:
         return temps
 
     def dynamic_attrs(self, node: S.AttrSet, static: py.expr, out: list[py.stmt]) -> py.expr:
-        items = []
+        items: list[py.expr] = []
         for d in node.dynamic:
             items.append(py.Tuple(
                 elts=[self.strict(d.name, out), self.lazy(d.value, out),
@@ -1096,7 +1091,7 @@ class Compiler:
                 )
         if isinstance(a, (py.List, py.Dict)) and not isinstance(b, (py.List, py.Dict)):
             a, b = b, a
-        if isinstance(b, py.List) and not b.elts or isinstance(b, py.Dict) and not b.keys:
+        if (isinstance(b, py.List) and not b.elts) or (isinstance(b, py.Dict) and not b.keys):
             # comparing with [ ] or { }: the same kind of value, and empty
             t = self.fresh("_t")
             return py.BoolOp(op=py.And(), values=[
@@ -1203,8 +1198,8 @@ class Compiler:
         if len(body) == 1 and isinstance(body[0], py.Return):
             value = body[0].value
             assert value is not None
-            if True:  # walrus temporaries in a lambda are the lambda's own locals
-                return _call("_T", py.Lambda(
+            # a single expression: a lambda (its walrus temporaries are its own locals)
+            return _call("_T", py.Lambda(
                     args=py.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
                                       kw_defaults=[], kwarg=None, defaults=[]),
                     body=value))
@@ -1254,15 +1249,6 @@ class Compiler:
             self.tail(node.body, out)
             return
         out.append(py.Return(value=self.strict(node, out)))
-
-
-def _binds_names(e: py.expr) -> bool:
-    """Does an expression assign names (walrus)?  Such code cannot live in a lambda
-    whose hoisted helper functions would not see the names."""
-    for n in py.walk(e):
-        if isinstance(n, py.NamedExpr):
-            return True
-    return False
 
 
 def show_expr(node: S.Node) -> str:

@@ -185,7 +185,7 @@ def trace_from_traceback(err: BaseException) -> list[tuple[Pos | None, str]]:
             info = LAMBDA_INFO.get(code)
             if info is not None:
                 name = f"'{to_text(info.name)}'" if info.name else "anonymous lambda"
-                pair = [(info.pos, f"while evaluating {name}")]
+                pair: list[tuple[Pos | None, str]] = [(info.pos, f"while evaluating {name}")]
                 if caller is not None:
                     pair.append((caller, "from call site"))
                 frames.append(pair)

@@ -199,7 +199,7 @@ class Evaluator:
         if scope is not None:
             g["_B"] = {**self.base, **scope}
         exec(code, g)
-        return g["_nix_main"]  # type: ignore[no-any-return]
+        return g["_nix_main"]
 
     def compile_flags(self) -> str:
         flags = self.__dict__.get("_flags")
@@ -209,7 +209,7 @@ class Evaluator:
                 sorted(self.base_primops.items()), sorted(self.base),
             )).encode()).hexdigest()
             flags = self.__dict__["_flags"] = h
-        return flags  # type: ignore[no-any-return]
+        return flags
 
     def eval_source(self, text: str, file: str, base_dir: str,
                     curpos_file: str | None = None) -> Any:

@@ -202,7 +202,6 @@ def tokenize(src: Source) -> list[Token]:
                 m = _IND_OPEN.match(text, i)
                 assert m
                 offer(m.end() - i, IND_OPEN, None)
-            path_kind = None
             if c in _PATH_START_CHARS or c == "/":
                 m = _PATH_SEG_DOLLAR.match(text, i)
                 if m and m.end() - i + 2 > best_len:
@@ -240,7 +239,7 @@ def tokenize(src: Source) -> list[Token]:
                 stack.append(INPATH_SLASH)
                 i = end
                 continue
-            if kind == PATH or kind == HPATH:
+            if kind in (PATH, HPATH):
                 assert isinstance(value, str)
                 path_start = i
                 stack.append(INPATH_SLASH if value.endswith("/") else INPATH)

@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from . import lexer as L
 from .errors import ParseError
+from .paths import canon_path
 from .syntax import (
     Assert,
     AttrDef,
@@ -42,7 +43,6 @@ from .syntax import (
     With,
     call2,
 )
-from .paths import canon_path
 from .values import NO_POS, Pos
 
 # binary operators: token kind -> (precedence, associativity)

@@ -83,7 +83,7 @@ def expect_float(v: Any, pos: Pos | None = None) -> float:
     """forceFloat: ints are accepted and converted."""
     t = type(v)
     if t is float:
-        return v  # type: ignore[no-any-return]
+        return v
     if t is int:
         return float(v)
     raise type_error("a float", v, pos)
@@ -91,7 +91,7 @@ def expect_float(v: Any, pos: Pos | None = None) -> float:
 
 def expect_bool(v: Any, pos: Pos | None = None) -> bool:
     if v is True or v is False:
-        return v  # type: ignore[no-any-return]
+        return v
     raise type_error("a Boolean", v, pos)
 
 
@@ -118,7 +118,7 @@ def expect_string(v: Any, pos: Pos | None = None) -> str:
     """forceString: a string (context kept on the returned object)."""
     t = type(v)
     if t is str or t is NixStr:
-        return v  # type: ignore[no-any-return]
+        return v
     raise type_error("a string", v, pos)
 
 
@@ -288,13 +288,13 @@ def attr_name(v: Any, pos: Pos | None) -> str | None:
     if v is None:
         return None
     if type(v) is str:
-        return v  # type: ignore[no-any-return]
+        return v
     return expect_string_no_ctx(v, pos)
 
 
 def select_name(v: Any, pos: Pos | None) -> str:
     if type(v) is str:
-        return v  # type: ignore[no-any-return]
+        return v
     return expect_string_no_ctx(v, pos)
 
 
@@ -452,16 +452,16 @@ def less_than(a: Any, b: Any, pos: Pos | None) -> bool:
     tb = type(b)
     if ta is int or ta is float:
         if tb is int or tb is float:
-            return a < b  # type: ignore[no-any-return]
+            return a < b
         _cannot_compare(a, b, pos)
     if ta is str or ta is NixStr:
         if tb is str or tb is NixStr:
-            return a < b  # type: ignore[no-any-return]
+            return a < b
         _cannot_compare(a, b, pos)
     if ta is not tb:
         _cannot_compare(a, b, pos)
     if ta is NixPath:
-        return a.path < b.path  # type: ignore[no-any-return]
+        return a.path < b.path
     if ta is list:
         i = 0
         n1 = len(a)
@@ -493,12 +493,12 @@ def equal(a: Any, b: Any) -> bool:
     tb = type(b)
     if ta is not tb:
         if (ta is int and tb is float) or (ta is float and tb is int):
-            return a == b  # type: ignore[no-any-return]
+            return a == b
         if (ta is str and tb is NixStr) or (ta is NixStr and tb is str):
-            return str.__eq__(a, b)  # type: ignore[no-any-return]
+            return str.__eq__(a, b)
         return False
     if ta is str or ta is int or ta is bool or ta is float or ta is NixStr:
-        return a == b  # type: ignore[no-any-return]
+        return a == b
     if a is None:
         return True
     if ta is list:
@@ -512,11 +512,9 @@ def equal(a: Any, b: Any) -> bool:
                 return False
         return True
     if ta is dict:
-        if a is b:
-            return True
-        if "type" in a and "type" in b and is_derivation(a) and is_derivation(b):
-            if "outPath" in a and "outPath" in b:
-                return equal(force(a["outPath"]), force(b["outPath"]))
+        if ("type" in a and "type" in b and "outPath" in a and "outPath" in b
+                and is_derivation(a) and is_derivation(b)):
+            return equal(force(a["outPath"]), force(b["outPath"]))
         if len(a) != len(b):
             return False
         for k, x in a.items():
@@ -530,7 +528,7 @@ def equal(a: Any, b: Any) -> bool:
                 return False
         return True
     if ta is NixPath:
-        return a.path == b.path  # type: ignore[no-any-return]
+        return a.path == b.path
     return False
 
 
@@ -571,7 +569,7 @@ def coerce_to_string(
     """A value as a string; its context is added to ``ctx`` (when given)."""
     t = type(v)
     if t is str:
-        return v  # type: ignore[no-any-return]
+        return v
     if t is NixStr:
         if ctx is not None:
             ctx.update(v.ctx)
@@ -587,7 +585,7 @@ def coerce_to_string(
             if ctx is not None and type(s) is NixStr:
                 ctx.update(s.ctx)
             return str(s)
-        return p  # type: ignore[no-any-return]
+        return p
     if t is dict:
         to_s = v.get("__toString")
         if to_s is not None:

@@ -80,10 +80,10 @@ def show(node: S.Node) -> str:
         return show_float(node.value)  # type: ignore[attr-defined]
     if t is S.Str:
         return show_string(node.value)  # type: ignore[attr-defined]
-    if t is S.Path:
-        return node.value  # type: ignore[attr-defined, no-any-return]
-    if t is S.Var:
-        return node.name  # type: ignore[attr-defined, no-any-return]
+    if isinstance(node, S.Path):
+        return node.value
+    if isinstance(node, S.Var):
+        return node.name
     if t is S.CurPos:
         return "__curPos"
     if isinstance(node, S.Select):

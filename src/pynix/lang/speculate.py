@@ -154,8 +154,8 @@ class Speculator:
             if node.op in ("&&", "||"):
                 a = self.bool(node.a)
                 b = self.bool(node.b)
-                op: py.boolop = py.And() if node.op == "&&" else py.Or()
-                return BOOL, self.step(py.BoolOp(op=op, values=[a, b]), BOOL)
+                bop: py.boolop = py.And() if node.op == "&&" else py.Or()
+                return BOOL, self.step(py.BoolOp(op=bop, values=[a, b]), BOOL)
             raise _Fail
         if isinstance(node, S.If):
             c = self.bool(node.cond)

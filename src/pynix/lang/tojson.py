@@ -9,7 +9,6 @@ from .errors import EvalError, TypeError_
 from .runtime import call, coerce_to_string, force
 from .values import NixPath, NixStr, PrimOp, PrimOpApp, Thunk
 
-
 _escape: Any = None
 _float: Any = None
 

@@ -95,13 +95,13 @@ def read_dir(ev: Evaluator, path: Any) -> dict[str, str]:
     except OSError as e:
         raise EvalError(f"opening directory '{to_text(p)}': {e.strerror}") from None
     out: dict[str, str] = {}
-    for e in entries:
+    for entry in entries:
         try:
-            mode = e.stat(follow_symlinks=False).st_mode
+            mode = entry.stat(follow_symlinks=False).st_mode
         except OSError:
-            out[from_bytes(e.name)] = "unknown"
+            out[from_bytes(entry.name)] = "unknown"
             continue
-        out[from_bytes(e.name)] = _file_type(mode)
+        out[from_bytes(entry.name)] = _file_type(mode)
     return out
 
 

@@ -105,10 +105,7 @@ def gen_list(f: Any, n: Any) -> list[Any]:
 def elem(x: Any, xs: Any) -> bool:
     items = _lst(xs)
     x = _f(x)
-    for y in items:
-        if y is x or equal(x, _f(y)):
-            return True
-    return False
+    return any(y is x or equal(x, _f(y)) for y in items)
 
 
 @primop("elemAt", 2)

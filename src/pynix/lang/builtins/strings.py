@@ -37,7 +37,7 @@ def to_string_(v: Any) -> str:
         v = v.force()
     t = type(v)
     if t is str:
-        return v  # type: ignore[no-any-return]
+        return v
     if t is int:
         return str(v)
     return to_string(v, None)
