@@ -51,14 +51,14 @@ def oracle(case: Case, fixtures: Path) -> tuple[list[str], dict[str, str], Resul
     return argv, env, nix
 
 
-@pytest.mark.parametrize("case", iter_cases(ORACLE_CASES, subprocess=False))
+@pytest.mark.parametrize("case", list(iter_cases(ORACLE_CASES, subprocess=False)))
 def test_in_process(case: Case, fixtures_dir: Path, pynix_run: Runner) -> None:
     argv, env, nix = oracle(case, fixtures_dir)
     py = pynix_run(argv, stdin=case.stdin(), env=env, cwd=fixtures_dir)
     compare(nix, py, what=case.id, compare_stdout=case.compare_stdout)
 
 
-@pytest.mark.parametrize("case", iter_cases(ORACLE_CASES, subprocess=True))
+@pytest.mark.parametrize("case", list(iter_cases(ORACLE_CASES, subprocess=True)))
 def test_command(case: Case, fixtures_dir: Path) -> None:
     argv, env, nix = oracle(case, fixtures_dir)
     py = run_pynix_command(argv, stdin=case.stdin(), env=env, cwd=fixtures_dir)
