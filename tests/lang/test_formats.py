@@ -206,8 +206,12 @@ def test_to_json_string_all_bytes() -> None:
 
 
 def test_to_json_string_with_context() -> None:
+    from pynix.lang.evaluator import Evaluator
+
     s = NixStr("/nix/store/abc", frozenset({"/nix/store/abc"}))
-    assert to_json_string(s) == '"/nix/store/abc"'
+    out = Evaluator().builtins["toJSON"].fn([s])
+    assert type(out) is NixStr and out.s == '["/nix/store/abc"]'
+    assert out.ctx == frozenset({"/nix/store/abc"})
 
 
 FLOATS = ["1.5", "0.1", "1.0e20", "1.0", "123456789.123", "(0.0 * -1)", "1.0e-7",

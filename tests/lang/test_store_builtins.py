@@ -123,10 +123,10 @@ def test_derivation_result_contexts(vector_dir: Path) -> None:
     )
     drv_path = force(v["drvPath"])
     assert type(drv_path) is NixStr
-    assert drv_path.ctx == frozenset(["=" + drv_path])
+    assert drv_path.ctx == frozenset(["=" + drv_path.s])
     assert sorted(v) == ["dev", "drvPath", "out"]
     for output in ("out", "dev"):
-        assert force(v[output]).ctx == frozenset([f"!{output}!{drv_path}"])
+        assert force(v[output]).ctx == frozenset([f"!{output}!{drv_path.s}"])
 
 
 # ---------------------------------------------------------------------------

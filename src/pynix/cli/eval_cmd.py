@@ -17,7 +17,7 @@ from ..lang.attrpath import find_along_attr_path
 from ..lang.errors import STRING_ORIGIN, EvalError, NixError
 from ..lang.printer import print_value
 from ..lang.runtime import call, coerce_to_string, deep_force, force
-from ..lang.values import from_bytes, show_type, to_bytes
+from ..lang.values import NixStr, from_bytes, show_type, to_bytes
 from .common import EvalFlags, EvalSession, UsageError, run_guarded
 from .nixcmd import usage_error
 
@@ -224,9 +224,9 @@ def write_tree(v: Any, path: str, cwd: str) -> None:
             os.mkdir(path)
             for name in sorted(v):
                 write(v[name], path + b"/" + to_bytes(name))
-        elif isinstance(v, str):
+        elif isinstance(v, (str, NixStr)):
             with open(path, "wb") as fh:
-                fh.write(to_bytes(v))
+                fh.write(to_bytes(str(v)))
         else:
             raise EvalError(
                 f"value at '{os.fsdecode(path)}' is not a string or an attribute set "

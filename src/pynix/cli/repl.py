@@ -150,7 +150,7 @@ def _show(slot: Any, depth: int, c: Colours, seen: set[int], out: list[str]) -> 
         out.append(c(c.NUMBER, "null" if v is None else "true" if v is True
                      else "false" if v is False else str(v)))
     elif t is str or t is NixStr:
-        out.append(c(c.STRING, quote_string(v)))
+        out.append(c(c.STRING, quote_string(str(v))))
     elif t is NixPath:
         out.append(c(c.PATH, v.path))
     elif t is float:

@@ -303,7 +303,7 @@ class Evaluator:
     def store_references(self, path: str) -> set[str]:
         return self.store.references_of(path)
 
-    def copy_path_to_store(self, path: str, pos: Any) -> str:
+    def copy_path_to_store(self, path: str, pos: Any) -> NixStr:
         try:
             sp = self.store.add_path(path, name=None, filter=None, recursive=True)
         except NixError as e:

@@ -74,8 +74,10 @@ def _print(slot: Any, v: Any, out: list[str], seen: set[int]) -> None:
         out.append(str(v))
     elif t is bool:
         out.append("true" if v else "false")
-    elif t is str or t is NixStr:
+    elif t is str:
         out.append(escape_string(v))
+    elif t is NixStr:
+        out.append(escape_string(v.s))
     elif v is None:
         out.append("null")
     elif t is dict:

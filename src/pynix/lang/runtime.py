@@ -30,6 +30,7 @@ from .values import (
     Pos,
     PrimOp,
     PrimOpApp,
+    StrValue,
     Thunk,
     make_str,
     show_type,
@@ -114,7 +115,7 @@ def expect_function(v: Any, pos: Pos | None = None) -> Any:
     raise type_error("a function", v, pos)
 
 
-def expect_string(v: Any, pos: Pos | None = None) -> str:
+def expect_string(v: Any, pos: Pos | None = None) -> StrValue:
     """forceString: a string (context kept on the returned object)."""
     t = type(v)
     if t is str or t is NixStr:
@@ -124,7 +125,7 @@ def expect_string(v: Any, pos: Pos | None = None) -> str:
 
 def expect_string_no_ctx(v: Any, pos: Pos | None = None) -> str:
     s = expect_string(v, pos)
-    if type(s) is NixStr:
+    if isinstance(s, NixStr):
         raise EvalError(
             f"the string '{to_text(str(s))}' is not allowed to refer to a store path "
             f"(such as '{to_text(min(s.ctx))}')",
@@ -456,7 +457,7 @@ def less_than(a: Any, b: Any, pos: Pos | None) -> bool:
         _cannot_compare(a, b, pos)
     if ta is str or ta is NixStr:
         if tb is str or tb is NixStr:
-            return a < b
+            return str(a) < str(b)
         _cannot_compare(a, b, pos)
     if ta is not tb:
         _cannot_compare(a, b, pos)
@@ -495,10 +496,12 @@ def equal(a: Any, b: Any) -> bool:
         if (ta is int and tb is float) or (ta is float and tb is int):
             return a == b
         if (ta is str and tb is NixStr) or (ta is NixStr and tb is str):
-            return str.__eq__(a, b)
+            return str(a) == str(b)
         return False
-    if ta is str or ta is int or ta is bool or ta is float or ta is NixStr:
+    if ta is str or ta is int or ta is bool or ta is float:
         return a == b
+    if ta is NixStr:
+        return a.s == b.s
     if a is None:
         return True
     if ta is list:
@@ -616,14 +619,14 @@ def coerce_to_string(
     raise TypeError_(f"cannot coerce {show_type(v)} to a string", pos)
 
 
-def to_string(v: Any, pos: Pos | None) -> str:
+def to_string(v: Any, pos: Pos | None) -> StrValue:
     """``toString v`` with context."""
     ctx: set[str] = set()
     s = coerce_to_string(v, pos, ctx, coerce_more=True, copy_to_store=False)
     return make_str(s, ctx)
 
 
-def interpolate(parts: tuple[Any, ...], positions: tuple[Pos, ...]) -> str:
+def interpolate(parts: tuple[Any, ...], positions: tuple[Pos, ...]) -> StrValue:
     """``"a${b}c"``: every part coerced to a string, paths copied to the store."""
     out: list[str] = []
     ctx: set[str] | None = None

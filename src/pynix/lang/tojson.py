@@ -39,7 +39,7 @@ def to_json(v: Any, strict: bool, ctx: set[str], out: list[str]) -> None:
         out.append(_escape(v))
     elif t is NixStr:
         ctx.update(v.ctx)
-        out.append(_escape(v))
+        out.append(_escape(v.s))
     elif t is bool:
         out.append("true" if v else "false")
     elif v is None:

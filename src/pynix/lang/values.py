@@ -62,33 +62,61 @@ def to_text(s: str) -> str:
         return s
 
 
-class NixStr(str):
+class NixStr:
     """A Nix string that carries a string context.
 
-    ``ctx`` is a frozenset of context elements in Nix's own encoding:
-    ``/nix/store/...`` (a plain store path), ``=/nix/store/...drv`` (a
-    derivation and all its outputs), ``!out!/nix/store/...drv`` (one output).
+    ``s`` is the text (a plain ``str``, one character per byte) and ``ctx`` a
+    frozenset of context elements in Nix's own encoding: ``/nix/store/...``
+    (a plain store path), ``=/nix/store/...drv`` (a derivation and all its
+    outputs), ``!out!/nix/store/...drv`` (one output).  It is deliberately
+    not a ``str`` subclass: a subclass would need an instance dictionary,
+    which costs more memory than the string itself.  ``str(x)`` gives the text.
     """
 
-    ctx: frozenset[str]
+    __slots__ = ("ctx", "s")
 
-    def __new__(cls, s: str, ctx: frozenset[str]) -> NixStr:
-        self = super().__new__(cls, s)
+    def __init__(self, s: str, ctx: frozenset[str]) -> None:
+        self.s = s
         self.ctx = ctx
-        return self
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (NixStr, (str(self), self.ctx))
+    def __str__(self) -> str:
+        return self.s
+
+    def __len__(self) -> int:
+        return len(self.s)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is NixStr:
+            return self.s == other.s
+        return self.s == other
+
+    def __hash__(self) -> int:
+        return hash(self.s)
+
+    def __repr__(self) -> str:
+        return f"NixStr({self.s!r}, {sorted(self.ctx)!r})"
 
 
-def make_str(s: str, ctx: frozenset[str] | set[str] | None) -> str:
+_CONTEXTS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def intern_context(ctx: frozenset[str] | set[str]) -> frozenset[str]:
+    """One shared frozenset per distinct context (many strings share a context)."""
+    fs = ctx if type(ctx) is frozenset else frozenset(ctx)
+    return _CONTEXTS.setdefault(fs, fs)
+
+
+StrValue: TypeAlias = "str | NixStr"  # a Nix string value: plain, or with context
+
+
+def make_str(s: str, ctx: frozenset[str] | set[str] | None) -> StrValue:
     """A string with the given context (a plain ``str`` when it is empty)."""
     if ctx:
-        return NixStr(s, ctx if type(ctx) is frozenset else frozenset(ctx))
+        return NixStr(s, intern_context(ctx))
     return s
 
 
-def context_of(s: str) -> frozenset[str]:
+def context_of(s: StrValue) -> frozenset[str]:
     return s.ctx if type(s) is NixStr else EMPTY_CTX
 
 

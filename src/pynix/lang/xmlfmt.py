@@ -104,7 +104,7 @@ class _Printer:
         elif t is int:
             self.empty(depth, "int", {"value": str(v)})
         elif t is str or t is NixStr:
-            self.empty(depth, "string", {"value": v})
+            self.empty(depth, "string", {"value": str(v)})
         elif t is NixPath:
             self.empty(depth, "path", {"value": v.path})
         elif v is None:
@@ -132,6 +132,7 @@ class _Printer:
                 if name in v:
                     ok, x = self.known(v[name])
                     if ok and (type(x) is str or type(x) is NixStr):
+                        x = str(x)
                         attrs[key] = x
                         if name == "drvPath":
                             drv_path = x

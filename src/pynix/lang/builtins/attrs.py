@@ -28,7 +28,7 @@ def _attrs(v: Any) -> dict[str, Any]:
 
 def _name(v: Any) -> str:
     s = expect_string(_f(v))
-    return str(s) if type(s) is NixStr else s
+    return s.s if isinstance(s, NixStr) else s
 
 
 def _apply2(f: Any, x: Any, y: Any) -> Any:

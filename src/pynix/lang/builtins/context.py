@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import EvalError
 from ..runtime import expect_attrs, expect_bool, expect_list, expect_string
-from ..values import NixStr, Thunk, make_str, to_text
+from ..values import NixStr, StrValue, Thunk, make_str, to_text
 from . import primop
 
 
@@ -21,8 +21,8 @@ def _f(v: Any) -> Any:
 
 def _str_ctx(v: Any) -> tuple[str, frozenset[str]]:
     s = expect_string(_f(v))
-    if type(s) is NixStr:
-        return str(s), s.ctx
+    if isinstance(s, NixStr):
+        return s.s, s.ctx
     return s, frozenset()
 
 
@@ -37,13 +37,13 @@ def unsafe_discard_string_context(s: Any) -> str:
 
 
 @primop("unsafeDiscardOutputDependency", 1)
-def unsafe_discard_output_dependency(s: Any) -> str:
+def unsafe_discard_output_dependency(s: Any) -> StrValue:
     text, ctx = _str_ctx(s)
     return make_str(text, {c[1:] if c.startswith("=") else c for c in ctx})
 
 
 @primop("addDrvOutputDependencies", 1)
-def add_drv_output_dependencies(s: Any) -> str:
+def add_drv_output_dependencies(s: Any) -> StrValue:
     text, ctx = _str_ctx(s)
     if len(ctx) != 1:
         raise EvalError(
@@ -98,7 +98,7 @@ def _is_store_path(p: str) -> bool:
 
 
 @primop("appendContext", 2)
-def append_context(s: Any, ctx_attrs: Any) -> str:
+def append_context(s: Any, ctx_attrs: Any) -> StrValue:
     text, ctx0 = _str_ctx(s)
     ctx = set(ctx0)
     for path, info_v in expect_attrs(_f(ctx_attrs)).items():

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Abort, AssertionFailed, EvalError, NixError, ThrownError
 from ..runtime import coerce_to_string, deep_force, expect_string
-from ..values import Thunk, to_text
+from ..values import NixStr, Thunk, to_text
 from . import eval_primop, primop
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def deep_seq(a: Any, b: Any) -> Any:
 def trace(ev: Evaluator, msg: Any, b: Any) -> Any:
     m = _f(msg)
     t = type(m)
-    if t is str or (isinstance(m, str)):
+    if t is str or t is NixStr:
         ev.log_trace(str(m))
     else:
         from ..printer import print_value
@@ -73,12 +73,7 @@ def trace_verbose(ev: Evaluator, msg: Any, b: Any) -> Any:
 
 @eval_primop("warn", 2)
 def warn(ev: Evaluator, msg: Any, b: Any) -> Any:
-    m = _f(msg)
-    if not isinstance(m, str):
-        raise EvalError(
-            f"value is {__import__('pynix.lang.values', fromlist=['show_type']).show_type(m)}"
-            " while a string was expected"
-        )
+    m = expect_string(_f(msg))
     ev.log_warning(str(m))
     if ev.abort_on_warn:
         raise EvalError("aborting on warning because abort-on-warn is set")

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..runtime import expect_string
 from ..tojson import to_json
-from ..values import NixStr, Thunk, make_str
+from ..values import NixStr, StrValue, Thunk, make_str
 from . import primop
 
 
@@ -15,7 +15,7 @@ def _f(v: Any) -> Any:
 
 
 @primop("toJSON", 1)
-def to_json_(v: Any) -> str:
+def to_json_(v: Any) -> StrValue:
     ctx: set[str] = set()
     out: list[str] = []
     to_json(v, True, ctx, out)
@@ -37,7 +37,7 @@ def from_toml(s: Any) -> Any:
 
 
 @primop("toXML", 1)
-def to_xml(v: Any) -> str:
+def to_xml(v: Any) -> StrValue:
     from ..formats import to_xml as render
 
     text = render(v, True, False)

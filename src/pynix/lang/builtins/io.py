@@ -15,7 +15,7 @@ from ..runtime import (
     expect_string,
     expect_string_no_ctx,
 )
-from ..values import NixPath, Thunk, from_bytes, make_str, to_bytes, to_text
+from ..values import NixPath, StrValue, Thunk, from_bytes, make_str, to_bytes, to_text
 from . import eval_primop
 from .strings import hash_algo
 
@@ -57,7 +57,7 @@ def scoped_import(ev: Evaluator, scope: Any, path: Any) -> Any:
 
 
 @eval_primop("readFile", 1)
-def read_file(ev: Evaluator, path: Any) -> str:
+def read_file(ev: Evaluator, path: Any) -> StrValue:
     ctx: set[str] = set()
     p = coerce_to_path(path, ctx)
     ev.realise_context(ctx)
@@ -152,7 +152,7 @@ def get_env(ev: Evaluator, name: Any) -> str:
 
 
 @eval_primop("toPath", 1)
-def to_path(ev: Evaluator, v: Any) -> str:
+def to_path(ev: Evaluator, v: Any) -> StrValue:
     from ..paths import canon_path
 
     ctx: set[str] = set()

@@ -58,6 +58,7 @@ from ..values import (
     NixStr,
     PrimOp,
     PrimOpApp,
+    StrValue,
     Thunk,
     is_lambda,
     make_str,
@@ -454,10 +455,10 @@ def _output_kind(output: str, digest: bytes) -> Callable[[], tuple[str, bytes]]:
 
 
 @eval_primop("toFile", 2)
-def to_file(ev: Evaluator, name_v: Any, contents_v: Any) -> str:
+def to_file(ev: Evaluator, name_v: Any, contents_v: Any) -> NixStr:
     name = str(expect_string_no_ctx(_f(name_v)))
     contents = expect_string(_f(contents_v))
-    ctx = contents.ctx if type(contents) is NixStr else frozenset()
+    ctx: frozenset[str] = contents.ctx if type(contents) is NixStr else frozenset()
     for element in sorted(ctx):
         if not element.startswith("/"):
             raise EvalError(
@@ -488,7 +489,7 @@ def _add_path(
     recursive: bool,
     expected: Hash | None,
     ctx: set[str],
-) -> str:
+) -> NixStr:
     try:
         ev.realise_context(ctx)
         path = ev.check_path(path)
@@ -513,7 +514,7 @@ def _add_path(
 
 
 @eval_primop("path", 1)
-def path_(ev: Evaluator, args: Any) -> str:
+def path_(ev: Evaluator, args: Any) -> NixStr:
     attrs = expect_attrs(_f(args))
     ctx: set[str] = set()
     path = ""
@@ -549,7 +550,7 @@ def path_(ev: Evaluator, args: Any) -> str:
 
 
 @eval_primop("filterSource", 2)
-def filter_source(ev: Evaluator, filter_v: Any, path_v: Any) -> str:
+def filter_source(ev: Evaluator, filter_v: Any, path_v: Any) -> NixStr:
     ctx: set[str] = set()
     path = _coerce_to_path(path_v, ctx)
     fn = _f(filter_v)
@@ -616,7 +617,7 @@ def _is_store_path(path: str, store_dir: str) -> bool:
 
 
 @eval_primop("storePath", 1)
-def store_path(ev: Evaluator, v: Any) -> str:
+def store_path(ev: Evaluator, v: Any) -> StrValue:
     if ev.pure:
         raise EvalError("'builtins.storePath' is not allowed in pure evaluation mode")
     ctx: set[str] = set()

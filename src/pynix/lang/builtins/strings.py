@@ -16,7 +16,7 @@ from ..runtime import (
     expect_string_no_ctx,
     to_string,
 )
-from ..values import NixPath, NixStr, Thunk, context_of, make_str, to_bytes
+from ..values import NixPath, NixStr, StrValue, Thunk, context_of, make_str, to_bytes
 from . import primop
 
 
@@ -26,13 +26,13 @@ def _f(v: Any) -> Any:
 
 def _str_ctx(v: Any) -> tuple[str, frozenset[str]]:
     s = expect_string(_f(v))
-    if type(s) is NixStr:
-        return str(s), s.ctx
+    if isinstance(s, NixStr):
+        return s.s, s.ctx
     return s, frozenset()
 
 
 @primop("toString", 1)
-def to_string_(v: Any) -> str:
+def to_string_(v: Any) -> StrValue:
     if type(v) is Thunk:
         v = v.force()
     t = type(v)
@@ -49,7 +49,7 @@ def string_length(v: Any) -> int:
 
 
 @primop("substring", 3)
-def substring(start: Any, length: Any, s: Any) -> str:
+def substring(start: Any, length: Any, s: Any) -> StrValue:
     b = expect_int(_f(start))
     n = expect_int(_f(length))
     ctx: set[str] = set()
@@ -64,7 +64,7 @@ def substring(start: Any, length: Any, s: Any) -> str:
 
 
 @primop("concatStringsSep", 2)
-def concat_strings_sep(sep: Any, xs: Any) -> str:
+def concat_strings_sep(sep: Any, xs: Any) -> StrValue:
     s, sctx = _str_ctx(sep)
     items = expect_list(_f(xs))
     ctx: set[str] = set()
@@ -80,7 +80,7 @@ def _replace_regex(froms: tuple[str, ...]) -> re.Pattern[str]:
 
 
 @primop("replaceStrings", 3)
-def replace_strings(from_: Any, to: Any, s: Any) -> str:
+def replace_strings(from_: Any, to: Any, s: Any) -> StrValue:
     froms_v = expect_list(_f(from_))
     tos_v = expect_list(_f(to))
     if len(froms_v) != len(tos_v):
@@ -248,7 +248,7 @@ def dir_of(path: str) -> str:
 
 
 @primop("baseNameOf", 1)
-def base_name_of_(v: Any) -> str:
+def base_name_of_(v: Any) -> StrValue:
     ctx: set[str] = set()
     s = coerce_to_string(_f(v), None, ctx, copy_to_store=False)
     return make_str(base_name_of(s), ctx)
