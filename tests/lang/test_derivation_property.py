@@ -322,7 +322,7 @@ def test_random_derivations(work_dir: Path, expr: str) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     stderr = io.BytesIO()
-    store = ComputingStore()
+    store = ComputingStore(keep_derivations=True)
     ev = Evaluator(cwd=str(work_dir), store=store, env=env(work_dir), stderr=stderr)
     value = on_big_stack(lambda: plain(ev.eval_string(from_text(expr))))
     expected = json.loads(nix.stdout)

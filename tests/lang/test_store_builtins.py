@@ -63,7 +63,7 @@ def vector_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def evaluator(cwd: Path, **kwargs: Any) -> Evaluator:
-    store = ComputingStore(check_derivations=True)
+    store = ComputingStore(check_derivations=True, keep_derivations=True)
     return Evaluator(cwd=str(cwd), store=store, env={"HOME": str(cwd)}, stderr=io.BytesIO(),
                      **kwargs)
 

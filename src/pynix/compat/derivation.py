@@ -326,6 +326,11 @@ class DerivationHasher:
         self.store_dir = store_dir
         self._memo: dict[str, DrvHash] = {}
 
+    def remember(self, drv_path: str, drv: Derivation) -> None:
+        """Hash a derivation stored at ``drv_path`` now, so that it is never looked up."""
+        if drv_path not in self._memo:
+            self._memo[drv_path] = self.hash(drv)
+
     def hash_path(self, drv_path: str) -> DrvHash:
         """hashModulo of the stored derivation at ``drv_path`` (not masked)."""
         if drv_path in self._memo:

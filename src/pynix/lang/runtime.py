@@ -168,8 +168,8 @@ def call(f: Any, arg: Any, pos: Pos | None = None) -> Any:
                 raise e.at(pos) from None
         return PrimOpApp(prim, args)
     if t is dict:
-        functor = f.get("__functor")
-        if functor is not None:
+        functor = f.get("__functor", MISSING)
+        if functor is not MISSING:
             fun = force(functor)
             return call(call(fun, f, pos), arg, pos)
     raise TypeError_(
@@ -590,12 +590,13 @@ def coerce_to_string(
             return str(s)
         return p
     if t is dict:
-        to_s = v.get("__toString")
-        if to_s is not None:
+        # (a value stored directly may be None: null, so look up with a sentinel)
+        to_s = v.get("__toString", MISSING)
+        if to_s is not MISSING:
             r = call(force(to_s), v, pos)
             return coerce_to_string(r, pos, ctx, coerce_more, copy_to_store)
-        out = v.get("outPath")
-        if out is None:
+        out = v.get("outPath", MISSING)
+        if out is MISSING:
             raise TypeError_("cannot coerce a set to a string", pos)
         return coerce_to_string(force(out), pos, ctx, coerce_more, copy_to_store)
     if coerce_more:

@@ -226,13 +226,19 @@ class ComputingStore:
 
     ``check_derivations`` makes it parse every text named ``*.drv`` before
     accepting it, as a writing store does (``toFile "x.drv" "junk"`` fails).
+    ``keep_derivations`` keeps the ``.drv`` texts too (for inspection); by
+    default only their references are kept, since the evaluator keeps what it
+    needs of the derivations it wrote.
     """
 
-    def __init__(self, store_dir: str = STORE_DIR, *, check_derivations: bool = False) -> None:
+    def __init__(self, store_dir: str = STORE_DIR, *, check_derivations: bool = False,
+                 keep_derivations: bool = False) -> None:
         self.store_dir = store_dir
         self.check_derivations = check_derivations
+        self.keep_derivations = keep_derivations
         # store path -> (contents, references) of every text "added"
-        self.texts: dict[str, tuple[str, frozenset[str]]] = {}
+        # (.drv texts are not kept: the evaluator keeps the parsed derivations)
+        self.texts: dict[str, tuple[str | None, frozenset[str]]] = {}
         self._copied: dict[str, str] = {}
 
     # -- adding ----------------------------------------------------------------
@@ -311,7 +317,8 @@ class ComputingStore:
                                   store_dir=self.store_dir)
         if self.check_derivations and name.endswith(".drv"):
             check_derivation_text(path, text)
-        self.texts[path] = (text, frozenset(references))
+        keep = self.keep_derivations or not name.endswith(".drv")
+        self.texts[path] = (text if keep else None, frozenset(references))
         return path
 
     # -- querying --------------------------------------------------------------
@@ -336,6 +343,8 @@ class ComputingStore:
     def read_text(self, path: str) -> str:
         known = self.texts.get(path)
         if known is not None:
+            if known[0] is None:
+                raise not_valid(path)
             return known[0]
         try:
             with open(to_bytes(path), "rb") as fh:

@@ -9,6 +9,7 @@ from .errors import EvalError, TypeError_
 from .runtime import call, coerce_to_string, force
 from .values import NixPath, NixStr, PrimOp, PrimOpApp, Thunk
 
+_NONE: Any = object()  # absent (None would be a null value)
 _escape: Any = None
 _float: Any = None
 
@@ -59,14 +60,14 @@ def to_json(v: Any, strict: bool, ctx: set[str], out: list[str]) -> None:
             # also on an error: Nix closes what it opened
             out.append("]")
     elif t is dict:
-        to_s = v.get("__toString")
-        if to_s is not None:
+        to_s = v.get("__toString", _NONE)
+        if to_s is not _NONE:
             r = call(force(to_s), v)
             s = coerce_to_string(r, None, ctx, copy_to_store=False)
             out.append(_escape(s))
             return
-        outpath = v.get("outPath")
-        if outpath is not None:
+        outpath = v.get("outPath", _NONE)
+        if outpath is not _NONE:
             to_json(outpath, strict, ctx, out)
             return
         out.append("{")

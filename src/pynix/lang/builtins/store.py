@@ -92,7 +92,16 @@ class KnownDerivations:
     def __init__(self, ev: Evaluator) -> None:
         self.ev = ev
         self.drvs: dict[str, Derivation] = {}
+        # output names of the derivations written here: all that is needed of them
+        # once their hashModulo is known (which is computed when they are written)
+        self.outputs: dict[str, tuple[str, ...]] = {}
         self.hasher = DerivationHasher(self.lookup, ev.store.store_dir)
+
+    def output_names(self, path: str) -> tuple[str, ...]:
+        names = self.outputs.get(path)
+        if names is None:
+            names = tuple(self.lookup(path).outputs)
+        return names
 
     def lookup(self, path: str) -> Derivation:
         drv = self.drvs.get(path)
@@ -108,7 +117,10 @@ class KnownDerivations:
         return drv
 
     def add(self, path: str, drv: Derivation) -> None:
-        self.drvs[path] = drv
+        # as Nix does, hash it now: dependents need only the hash, so the
+        # derivation itself (its whole environment) need not be kept
+        self.hasher.remember(path, drv)
+        self.outputs[path] = tuple(drv.outputs)
 
 
 _KNOWN: weakref.WeakKeyDictionary[Evaluator, KnownDerivations] = weakref.WeakKeyDictionary()
@@ -305,7 +317,7 @@ def _inputs(
             for path in _closure(ev, root):
                 input_srcs.add(path)
                 if path.endswith(".drv"):
-                    input_drvs[path] = set(known.lookup(path).outputs)
+                    input_drvs[path] = set(known.output_names(path))
         elif element.startswith("!"):
             _, output, drv_path = element.split("!", 2)
             input_drvs.setdefault(drv_path, set()).add(to_compat(output))
