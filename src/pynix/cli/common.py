@@ -218,7 +218,7 @@ class EvalFlags:
         for name, text, is_expr in self.auto_args:
             if is_expr:
                 out[from_text(name)] = Thunk(
-                    lambda text=text: ev.eval_string(from_text(text))  # type: ignore[misc]
+                    lambda text=text: ev.eval_string(from_text(text))
                 )
             else:
                 out[from_text(name)] = from_text(text)

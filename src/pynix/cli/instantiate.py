@@ -112,7 +112,7 @@ def execute(o: Options, session: EvalSession, stdin: IO[bytes], stdout: IO[bytes
     for name, text, is_expr in o.auto_args:
         if is_expr:
             auto_args[from_text(name)] = Thunk(
-                lambda text=text: ev.eval_string(from_text(text))  # type: ignore[misc]
+                lambda text=text: ev.eval_string(from_text(text))
             )
         else:
             auto_args[from_text(name)] = from_text(text)
@@ -150,13 +150,13 @@ def execute(o: Options, session: EvalSession, stdin: IO[bytes], stdout: IO[bytes
                                 node_path, node_path.rsplit("/", 1)[0] or "/")
                 session.print_parsed(node, stdout, file=node_path)
                 continue
-            root: Any = Thunk(lambda p=node_path: ev.import_file(p))  # type: ignore[misc]
+            root: Any = Thunk(lambda p=node_path: ev.import_file(p))
         else:
             if o.parse_only:
                 node = ev.parse(text, origin, base_dir)
                 session.print_parsed(node, stdout, file=origin)
                 continue
-            root = Thunk(lambda t=text, og=origin, b=base_dir: ev.eval_source(t, og, b))  # type: ignore[misc]
+            root = Thunk(lambda t=text, og=origin, b=base_dir: ev.eval_source(t, og, b))
         if not o.eval_only:
             session.instantiate(root, o.attr_paths or [""], auto_args, stdout)
             continue

@@ -46,6 +46,9 @@ RUNTIME_GLOBALS: Final = frozenset([
     "str", "list", "len",
 ])
 
+# a thunk that needs more variables than this is a closure
+_MAX_CAPTURED: Final = 16
+
 # desugared operators that compile to inline operations when not shadowed
 _BOOL_PRIMOPS: Final = frozenset([
     "isAttrs", "isList", "isInt", "isFloat", "isBool", "isString", "isNull", "isPath",
@@ -192,6 +195,9 @@ class Compiler:
         self.track_positions = False
         self.no_aliases = False
         self.module_names: set[str] = set()
+        # locals of the current function that are bound but not yet assigned (a
+        # `let` or `rec` being set up): code run now cannot capture their values
+        self.unassigned: set[str] = set()
         self.base_names = base_names
         self.curpos_file = curpos_file
         self.counter = 0
@@ -541,6 +547,8 @@ class Compiler:
         # set them after the bindings (which only read them from thunks)
         deferred: list[py.stmt] = []
         temps = self.inherit_sources(attrs, deferred)
+        pending_names = {b.name for b in own.values()} | set(temps)
+        self.unassigned |= pending_names
         self.inherit_temps.append(temps)
         self.inherit_nodes.append(attrs.inherit_from)
         try:
@@ -565,6 +573,7 @@ class Compiler:
                     pending.append((b, e, deps))
                 else:
                     out.append(_assign(b.name, e))
+                    self.unassigned.discard(b.name)
             done = group - {b.name for b, _, _ in pending}
             while pending:
                 progress = False
@@ -572,6 +581,7 @@ class Compiler:
                 for b, e, deps in pending:
                     if deps <= done:
                         out.append(_assign(b.name, e))
+                        self.unassigned.discard(b.name)
                         done.add(b.name)
                         progress = True
                     else:
@@ -581,8 +591,10 @@ class Compiler:
                     b, e, _ = pending.pop(0)
                     b.whnf = False
                     out.append(_assign(b.name, self.thunk_of_expr(e)))
+                    self.unassigned.discard(b.name)
                     done.add(b.name)
             out.extend(deferred)
+            self.unassigned -= pending_names
         finally:
             self.inherit_temps.pop()
             self.inherit_nodes.pop()
@@ -606,13 +618,15 @@ class Compiler:
         if len(params) >= 2:
             b.arity = len(params)
             b.uncurried = self.fresh("_u")
+            self.unassigned.add(b.uncurried)
 
     def known_lambda(self, b: Binding, lam: S.Lambda, out: list[py.stmt]) -> None:
         params, body = self.curried_params(lam)
         name = b.uncurried
         assert name is not None
-        saved = self.fn
+        saved, saved_unassigned = self.fn, self.unassigned
         self.fn = FnCtx(name)
+        self.unassigned = set()  # the body runs later, when all is assigned
         stmts: list[py.stmt] = []
         names: dict[str, Binding | Alias] = {}
         pynames = []
@@ -627,7 +641,9 @@ class Compiler:
         finally:
             self.scopes.pop()
             self.fn = saved
+            self.unassigned = saved_unassigned
         self.emit_def(out, self.make_def(name, pynames, stmts, lam.pos))
+        self.unassigned.discard(name)
 
     def thunk_of_expr(self, e: py.expr) -> py.expr:
         """A thunk that forces a (lazy) Python expression when it is forced."""
@@ -712,8 +728,9 @@ class Compiler:
 
     def s_Lambda(self, node: S.Lambda, out: list[py.stmt]) -> py.expr:
         name = self.fresh("_lam")
-        saved = self.fn
+        saved, saved_unassigned = self.fn, self.unassigned
         self.fn = FnCtx(name)
+        self.unassigned = set()  # the body runs later, when all is assigned
         body: list[py.stmt] = []
         try:
             names: dict[str, Binding | Alias] = {}
@@ -732,6 +749,7 @@ class Compiler:
                 self.scopes.pop()
         finally:
             self.fn = saved
+            self.unassigned = saved_unassigned
         formals = None
         if node.formals is not None:
             formals = tuple((f.name, f.default is not None, f.pos) for f in node.formals)
@@ -1187,23 +1205,47 @@ class Compiler:
         return _ifexp(test, value, self.thunk(node, out))
 
     def thunk(self, node: S.Node, out: list[py.stmt]) -> py.expr:
+        """A new thunk for ``node``.
+
+        Its code is one function at module level when it needs no variables or
+        only variables that already have their values: those are passed to the
+        thunk (``_T(fn, (x, y))``), which costs far less than a closure.
+        Otherwise (a binding of a ``let`` being set up) it is a closure.
+        """
         body: list[py.stmt] = []
         name = self.fresh("_th")
-        saved = self.fn
+        saved, saved_unassigned = self.fn, self.unassigned
         self.fn = FnCtx(name)
+        self.unassigned = set()  # the body runs when forced, after all is set up
         try:
             self.tail(node, body)
         finally:
             self.fn = saved
+            self.unassigned = saved_unassigned
+        fn = self.make_def(name, [], body, node.pos)
+        free = self.free_names(fn) - {name}
+        if not free:
+            self.module_stmts.append(fn)
+            self.module_names.add(name)
+            return _call("_T", _load(name))
+        # (`__overrides` rebinds the variables of its `rec` afterwards: no copies)
+        if not free & self.unassigned and len(free) <= _MAX_CAPTURED and not self.no_aliases:
+            params = sorted(free)
+            lifted = self.make_def(name, params, body, node.pos)
+            lifted._free = frozenset()  # type: ignore[attr-defined]
+            self.module_stmts.append(lifted)
+            self.module_names.add(name)
+            return _call("_T", _load(name),
+                         py.Tuple(elts=[_load(p) for p in params], ctx=py.Load()))
         if len(body) == 1 and isinstance(body[0], py.Return):
             value = body[0].value
             assert value is not None
             # a single expression: a lambda (its walrus temporaries are its own locals)
             return _call("_T", py.Lambda(
-                    args=py.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
-                                      kw_defaults=[], kwarg=None, defaults=[]),
-                    body=value))
-        self.emit_def(out, self.make_def(name, [], body, node.pos))
+                args=py.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[],
+                                  kw_defaults=[], kwarg=None, defaults=[]),
+                body=value))
+        out.append(fn)
         return _call("_T", _load(name))
 
     # -- tail ------------------------------------------------------------

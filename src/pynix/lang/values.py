@@ -144,20 +144,23 @@ class NixPath:
 class Thunk:
     """A suspended computation, forced at most once.
 
-    ``fn`` is a function of no arguments that returns the value in weak head
-    normal form.  While it runs, ``fn`` is :data:`BLACKHOLE` so that a thunk
-    that needs itself is reported as infinite recursion; afterwards ``fn`` is
-    ``None`` and ``v`` holds the value.  If forcing fails, the thunk is left
-    as it was so that forcing it again (after ``tryEval``) raises again.
+    Until it is forced, ``fn(*v)`` computes the value in weak head normal
+    form: ``v`` holds the arguments (the variables the computation needs,
+    captured when the thunk was made; often none, when ``fn`` is a closure).
+    While it runs, ``fn`` is :data:`BLACKHOLE`, so that a thunk that needs
+    itself is reported as infinite recursion; afterwards ``fn`` is ``None`` and
+    ``v`` holds the value.  If forcing fails, the thunk is left as it was, so
+    that forcing it again (after ``tryEval``) raises again.
     """
 
     __slots__ = ("fn", "v")
 
-    fn: Callable[[], Any] | None
+    fn: Callable[..., Any] | None
     v: Any
 
-    def __init__(self, fn: Callable[[], Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...] = ()) -> None:
         self.fn = fn
+        self.v = args
 
     def force(self) -> Any:
         fn = self.fn
@@ -169,7 +172,7 @@ class Thunk:
             raise InfiniteRecursion("infinite recursion encountered")
         self.fn = BLACKHOLE
         try:
-            v = fn()
+            v = fn(*self.v)
         except BaseException:
             self.fn = fn
             raise

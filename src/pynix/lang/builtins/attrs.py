@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from types import FunctionType
 from typing import Any
 
@@ -96,7 +95,7 @@ def cat_attrs(name: Any, xs: Any) -> list[Any]:
 def map_attrs(f: Any, s: Any) -> dict[str, Any]:
     d = _attrs(s)
     f = _f(f)
-    return {k: Thunk(partial(_apply2, f, k, v)) for k, v in d.items()}
+    return {k: Thunk(_apply2, (f, k, v)) for k, v in d.items()}
 
 
 @primop("zipAttrsWith", 2)
@@ -106,7 +105,7 @@ def zip_attrs_with(f: Any, xs: Any) -> dict[str, Any]:
     for x in expect_list(_f(xs)):
         for k, v in _attrs(x).items():
             grouped.setdefault(k, []).append(v)
-    return {k: Thunk(partial(_apply2, f, k, vs)) for k, vs in grouped.items()}
+    return {k: Thunk(_apply2, (f, k, vs)) for k, vs in grouped.items()}
 
 
 @primop("functionArgs", 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from types import FunctionType
 from typing import Any
 
@@ -46,7 +45,7 @@ def _apply2(f: Any, x: Any, y: Any) -> Any:
 
 def lazy_apply(f: Any, x: Any) -> Thunk:
     """A thunk for ``f x``."""
-    return Thunk(partial(_apply, f, x))
+    return Thunk(_apply, (f, x))
 
 
 @primop("map", 2)
@@ -54,8 +53,8 @@ def map_(f: Any, xs: Any) -> list[Any]:
     items = _lst(xs)
     f = _f(f)
     if type(f) is FunctionType:
-        return [Thunk(partial(f, x)) for x in items]
-    return [Thunk(partial(_apply, f, x)) for x in items]
+        return [Thunk(f, (x,)) for x in items]
+    return [Thunk(_apply, (f, x)) for x in items]
 
 
 @primop("filter", 2)
@@ -97,8 +96,8 @@ def gen_list(f: Any, n: Any) -> list[Any]:
         raise EvalError(f"cannot create list of size {count}")
     f = _f(f)
     if type(f) is FunctionType:
-        return [Thunk(partial(f, i)) for i in range(count)]
-    return [Thunk(partial(_apply, f, i)) for i in range(count)]
+        return [Thunk(f, (i,)) for i in range(count)]
+    return [Thunk(_apply, (f, i)) for i in range(count)]
 
 
 @primop("elem", 2)
