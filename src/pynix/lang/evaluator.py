@@ -176,7 +176,10 @@ class Evaluator:
         key = codecache.cache_key(
             text, file, base_dir, curpos_file, home or "", self.compile_flags(),
             "\0".join(sorted(scope)) if scope else "", str(attrpos.STATE.enabled))
-        hit = codecache.load(key)
+        # only files are worth caching (an expression given on the command line or
+        # typed into the repl would only fill the cache)
+        cacheable = file.startswith("/")
+        hit = codecache.load(key) if cacheable else None
         if hit is not None:
             code, lambdas = hit
         else:
@@ -193,7 +196,8 @@ class Evaluator:
                                     shadowed=frozenset(scope or ()),
                                     track_positions=attrpos.STATE.enabled)
             code, lambdas = compiled.code, compiled.lambdas
-            codecache.store(key, code, lambdas)
+            if cacheable:
+                codecache.store(key, code, lambdas)
         _register_lambdas(code, lambdas)
         g = dict(self.globals)
         if scope is not None:
