@@ -243,6 +243,17 @@ class Compiler:
             return "with", first_with
         return "undefined", None
 
+    def undefined(self, name: str, pos: Pos) -> UndefinedVariable:
+        """The error for a variable bound nowhere, suggesting names that are bound."""
+        from .errors import did_you_mean, similar
+
+        visible: set[str] = set()
+        for scope in self.scopes:
+            visible.update(scope.names)
+        visible.update(n for n in self.base_names if not n.startswith("__"))
+        return UndefinedVariable(f"undefined variable '{name}'", pos,
+                                 hint=did_you_mean(similar(name, visible)))
+
     def static_primop(self, node: S.Node) -> str | None:
         """The builtin a node denotes, when that is known at compile time."""
         if isinstance(node, S.Var):
@@ -345,7 +356,7 @@ class Compiler:
             return _call("_force", self.scope_value(node.name))
         if kind == "with":
             return _call("_wl", _load(info), _const(node.name), self.pos_const(node.pos))
-        raise UndefinedVariable(f"undefined variable '{node.name}'", node.pos)
+        raise self.undefined(node.name, node.pos)
 
     def scope_value(self, name: str) -> py.expr:
         return py.Subscript(value=_load("_B"), slice=_const(name), ctx=py.Load())
@@ -522,7 +533,7 @@ class Compiler:
                     names[name] = Alias(_call(
                         "_wll", _load(info), _const(name), self.pos_const(d.value.pos)))
                 else:
-                    raise UndefinedVariable(f"undefined variable '{name}'", d.value.pos)
+                    raise self.undefined(name, d.value.pos)
         own: dict[str, Binding] = {}
         self.inherit_nodes.append(attrs.inherit_from)
         shadows_builtins = "builtins" in attrs.attrs
@@ -1162,7 +1173,7 @@ class Compiler:
                 return self.scope_value(node.name)
             if kind == "with":
                 return _call("_wll", _load(info), _const(node.name), self.pos_const(node.pos))
-            raise UndefinedVariable(f"undefined variable '{node.name}'", node.pos)
+            raise self.undefined(node.name, node.pos)
         if t is S.List and self.eager:
             assert isinstance(node, S.List)
             return py.List(elts=[self.lazy(i, out, reads) for i in node.items], ctx=py.Load())
