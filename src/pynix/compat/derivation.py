@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeVar
@@ -42,7 +43,16 @@ def _utf8(text: str) -> bytes:
 
 
 def _byte_sorted(items: Iterable[str]) -> list[str]:
+    items = list(items)
+    if all(s.isascii() for s in items):  # then code point order is byte order
+        return sorted(items)
     return sorted(items, key=_utf8)
+
+
+def _byte_sorted_items(d: Mapping[str, T]) -> list[tuple[str, T]]:
+    if all(k.isascii() for k in d):
+        return sorted(d.items())
+    return sorted(d.items(), key=lambda kv: _utf8(kv[0]))
 
 
 @dataclass(slots=True)
@@ -137,17 +147,17 @@ class Derivation:
         """The exact ``.drv`` text (no trailing newline)."""
         outputs = ",".join(
             f'("{name}","{o.path}","{o.hash_algo}","{o.hash}")'
-            for name, o in sorted(self.outputs.items(), key=lambda kv: _utf8(kv[0]))
+            for name, o in _byte_sorted_items(self.outputs)
         )
         input_drvs = ",".join(
             f'("{path}",[{",".join(_raw(o) for o in _byte_sorted(outs))}])'
-            for path, outs in sorted(self.input_drvs.items(), key=lambda kv: _utf8(kv[0]))
+            for path, outs in _byte_sorted_items(self.input_drvs)
         )
         input_srcs = ",".join(_raw(p) for p in _byte_sorted(self.input_srcs))
         args = ",".join(_escaped(a) for a in self.args)
         env = ",".join(
             f"({_escaped(k)},{_escaped(v)})"
-            for k, v in sorted(self.env.items(), key=lambda kv: _utf8(kv[0]))
+            for k, v in _byte_sorted_items(self.env)
         )
         return (
             f"Derive([{outputs}],[{input_drvs}],[{input_srcs}],{_raw(self.platform)},"
@@ -170,7 +180,12 @@ def _raw(s: str) -> str:
     return f'"{s}"'
 
 
+_NEEDS_ESCAPE: Final = re.compile(r'["\\\n\r\t]')
+
+
 def _escaped(s: str) -> str:
+    if _NEEDS_ESCAPE.search(s) is None:  # the common case, much faster than translate
+        return f'"{s}"'
     return f'"{s.translate(_ESCAPES)}"'
 
 

@@ -236,10 +236,11 @@ def hash_file(algo: HashAlgo | str, path: FsPath) -> Hash:
 
 def compress_hash(digest: bytes, size: int) -> bytes:
     """Fold ``digest`` into ``size`` bytes by XOR (used for store path hashes)."""
-    out = bytearray(size)
-    for i, byte in enumerate(digest):
-        out[i % size] ^= byte
-    return bytes(out)
+    # XOR the digest's size-byte slices together, as one big integer each
+    acc = 0
+    for i in range(0, len(digest), size):
+        acc ^= int.from_bytes(digest[i : i + size].ljust(size, b"\0"), "little")
+    return acc.to_bytes(size, "little")
 
 
 class HashWriter:

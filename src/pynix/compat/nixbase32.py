@@ -36,9 +36,14 @@ def decoded_length(length: int) -> int:
 def encode(data: bytes) -> str:
     """Encode ``data`` as nix32."""
     value = int.from_bytes(data, "little")
-    return "".join(
-        ALPHABET[(value >> (5 * k)) & 31] for k in range(encoded_length(len(data)) - 1, -1, -1)
-    )
+    n = encoded_length(len(data))
+    # the digits of `value` in base 32, most significant first
+    digits = []
+    for _ in range(n):
+        digits.append(ALPHABET[value & 31])
+        value >>= 5
+    digits.reverse()
+    return "".join(digits)
 
 
 def is_nix32(text: str) -> bool:
