@@ -46,6 +46,12 @@ RUNTIME_GLOBALS: Final = frozenset([
     "str", "list", "len",
 ])
 
+_BIT_OPS: Final[dict[str, py.operator]] = {
+    "bitAnd": py.BitAnd(), "bitOr": py.BitOr(), "bitXor": py.BitXor()}
+
+# curried lambdas with more parameters than this get no uncurried form
+_MAX_UNCURRIED: Final = 8
+
 # a thunk that needs more variables than this is a closure
 _MAX_CAPTURED: Final = 16
 
@@ -195,6 +201,9 @@ class Compiler:
         self.track_positions = False
         self.no_aliases = False
         self.module_names: set[str] = set()
+        # names planned for the uncurried forms of let-bound curried lambdas
+        self.uncurried_names: dict[int, str] = {}
+        self.inner_lambdas: set[int] = set()
         # locals of the current function that are bound but not yet assigned (a
         # `let` or `rec` being set up): code run now cannot capture their values
         self.unassigned: set[str] = set()
@@ -576,9 +585,6 @@ class Compiler:
                     e = self.thunk(value, out)
                 else:
                     e = self.lazy(value, out, reads)
-                if b.uncurried is not None:
-                    assert isinstance(value, S.Lambda)
-                    self.known_lambda(b, value, out)
                 deps = reads & group
                 if deps:
                     pending.append((b, e, deps))
@@ -623,18 +629,18 @@ class Compiler:
     def plan_known_lambda(self, b: Binding, lam: S.Lambda) -> None:
         """A variable bound to a lambda: calls to it can skip the function test, and
         calls with all the arguments of ``a: b: ...`` can skip the partial applications
-        (through an extra function taking them all, made by :meth:`known_lambda`)."""
+        (through the function taking them all that :meth:`s_Lambda` makes)."""
         b.arity = 1
         params, _ = self.curried_params(lam)
-        if len(params) >= 2:
+        if 2 <= len(params) <= _MAX_UNCURRIED:
             b.arity = len(params)
             b.uncurried = self.fresh("_u")
+            self.uncurried_names[id(lam)] = b.uncurried
             self.unassigned.add(b.uncurried)
 
-    def known_lambda(self, b: Binding, lam: S.Lambda, out: list[py.stmt]) -> None:
+    def uncurried_def(self, lam: S.Lambda, name: str, out: list[py.stmt]) -> bool:
+        """``a: b: body`` as one function of all its arguments; True if at module level."""
         params, body = self.curried_params(lam)
-        name = b.uncurried
-        assert name is not None
         saved, saved_unassigned = self.fn, self.unassigned
         self.fn = FnCtx(name)
         self.unassigned = set()  # the body runs later, when all is assigned
@@ -653,8 +659,9 @@ class Compiler:
             self.scopes.pop()
             self.fn = saved
             self.unassigned = saved_unassigned
-        self.emit_def(out, self.make_def(name, pynames, stmts, lam.pos))
+        hoisted = self.emit_def(out, self.make_def(name, pynames, stmts, lam.pos))
         self.unassigned.discard(name)
+        return hoisted
 
     def thunk_of_expr(self, e: py.expr) -> py.expr:
         """A thunk that forces a (lazy) Python expression when it is forced."""
@@ -739,6 +746,9 @@ class Compiler:
 
     def s_Lambda(self, node: S.Lambda, out: list[py.stmt]) -> py.expr:
         name = self.fresh("_lam")
+        if isinstance(node.body, S.Lambda):
+            # `a: b: ...`: only the outermost lambda gets an uncurried form
+            self.inner_lambdas.add(id(node.body))
         saved, saved_unassigned = self.fn, self.unassigned
         self.fn = FnCtx(name)
         self.unassigned = set()  # the body runs later, when all is assigned
@@ -765,7 +775,17 @@ class Compiler:
         if node.formals is not None:
             formals = tuple((f.name, f.default is not None, f.pos) for f in node.formals)
         self.lambdas[name] = LambdaInfo(node.name, node.pos, node.arg, formals, node.ellipsis)
-        self.emit_def(out, self.make_def(name, [param], body, node.pos))
+        hoisted = self.emit_def(out, self.make_def(name, [param], body, node.pos))
+        n_params = len(self.curried_params(node)[0]) if node.formals is None else 0
+        if 2 <= n_params <= _MAX_UNCURRIED and id(node) not in self.inner_lambdas:
+            # builtins that call a function with two arguments (foldl', sort...) and
+            # direct calls use the uncurried form, found as the attribute `u`
+            uname = self.uncurried_names.pop(id(node), None) or self.fresh("_u")
+            u_hoisted = self.uncurried_def(node, uname, out)
+            link = py.Assign(
+                targets=[py.Attribute(value=_load(name), attr="u", ctx=py.Store())],
+                value=_load(uname))
+            (self.module_stmts if hoisted and u_hoisted else out).append(link)
         return _load(name)
 
     def formals(self, node: S.Lambda, param: str, names: dict[str, Binding | Alias],
@@ -824,7 +844,7 @@ class Compiler:
         assert isinstance(b, Binding)
         return b.name
 
-    def emit_def(self, out: list[py.stmt], fn: py.FunctionDef) -> None:
+    def emit_def(self, out: list[py.stmt], fn: py.FunctionDef) -> bool:
         """Place a function definition: where it is, or once at module level when it
         refers to no local variable of enclosing functions.  Lifting closed functions
         out keeps Python's nesting shallow (CPython's compiler is quadratic in it) and
@@ -832,8 +852,9 @@ class Compiler:
         if not (self.free_names(fn) - {fn.name}):
             self.module_stmts.append(fn)
             self.module_names.add(fn.name)
-        else:
-            out.append(fn)
+            return True
+        out.append(fn)
+        return False
 
     def free_names(self, fn: py.FunctionDef | py.Lambda) -> frozenset[str]:
         """Local names of enclosing functions that a function refers to (cached)."""
@@ -941,6 +962,13 @@ class Compiler:
         types = _TYPE_TESTS.get(prim)
         if types is not None:
             return _type_is(self.strict(args[0], out), types[0])
+        bit_op = _BIT_OPS.get(prim)
+        if bit_op is not None:
+            slow_fn = "_F_" + self.primops[prim][1]
+            return self.int_op(self.strict(args[0], out), self.strict(args[1], out), bit_op,
+                               lambda x, y: py.Call(func=_load(slow_fn), args=[x, y],
+                                                    keywords=[]),
+                               checked=False)
         if prim in ("head", "length", "tail"):
             # the common case inline, the builtin for everything else (and errors)
             t = self.fresh("_t")

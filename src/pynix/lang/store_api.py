@@ -86,6 +86,24 @@ class EvalStore(Protocol):
         """Make a store path valid (``builtins.storePath``), e.g. by substituting it."""
         ...
 
+    def add_fetched(self, path: str, *, name: str, recursive: bool, sha256: bytes) -> str:
+        """Add what a fetcher downloaded, unpacked or exported; its store path.
+
+        ``path`` is a file (``recursive=False``: ``fetchurl``) or a tree
+        (``fetchTarball``, ``fetchGit``) in a temporary directory of the
+        fetcher's.  ``sha256`` is the digest the fetcher computed of the
+        file's bytes or of the tree's NAR (and already checked against any
+        hash the user gave), so the result is the fixed-output path of that
+        digest and ``name``; a store may check it again.  The store may move
+        ``path`` into place rather than copy it: the fetcher deletes whatever
+        is left afterwards and never uses ``path`` again.
+
+        Nix 2.8 writes fetched paths even when it only evaluates
+        (``nix-instantiate --eval``); a store that only computes paths
+        computes the path and keeps nothing.
+        """
+        ...
+
 
 def not_valid(path: str) -> EvalError:
     return EvalError(f"path '{to_text(path)}' is not valid")
@@ -133,6 +151,9 @@ class NullStore:
 
     def ensure_path(self, path: str) -> None:
         raise not_valid(path)
+
+    def add_fetched(self, path: str, *, name: str, recursive: bool, sha256: bytes) -> str:
+        raise EvalError(f"cannot add '{to_text(name)}' to the store: no store is available")
 
 
 # -- conversions between Nix strings and compat's str -------------------------
@@ -321,6 +342,10 @@ class ComputingStore:
         self.texts[path] = (text if keep else None, frozenset(references))
         return path
 
+    def add_fetched(self, path: str, *, name: str, recursive: bool, sha256: bytes) -> str:
+        # the fetcher has just hashed it: nothing to read again
+        return self._fixed_path(name, Hash("sha256", sha256), recursive)
+
     # -- querying --------------------------------------------------------------
 
     def _store_path_of(self, path: str) -> str | None:
@@ -354,17 +379,40 @@ class ComputingStore:
 
     def realise_context(self, context: set[str]) -> None:
         # Only what is really on disk can be read or imported; a read-only
-        # evaluation never builds.
+        # evaluation never builds.  As in Nix, every path must be valid before
+        # any output is looked at.
         for element in sorted(context):
             path = context_path(element)
             if not os.path.lexists(to_bytes(path)):
                 raise not_valid(path)
-            if element.startswith("!"):
-                output = element.split("!", 2)[1]
+        for element in sorted(context):
+            if not element.startswith("!"):
+                continue
+            _, output, drv_path = element.split("!", 2)
+            out_path = self._output_path(drv_path, output)
+            if out_path is None:
                 raise EvalError(
-                    f"cannot build '{to_text(path)}^{to_text(output)}': "
+                    f"cannot build '{to_text(drv_path)}^{to_text(output)}': "
                     "this evaluation only computes store paths"
                 )
+            if not os.path.lexists(to_bytes(out_path)):
+                # what Nix 2.8 says when it may not write to the store
+                raise EvalError(
+                    f"cannot substitute path '{to_text(out_path)}' - "
+                    "no write access to the Nix store"
+                )
+
+    def _output_path(self, drv_path: str, output: str) -> str | None:
+        """The path of output ``output`` of the derivation file ``drv_path`` (on disk)."""
+        from ..compat.derivation import Derivation, DerivationError
+
+        try:
+            with open(to_bytes(drv_path), "rb") as fh:
+                drv = Derivation.parse(fh.read())
+        except (OSError, DerivationError):
+            return None
+        out = drv.outputs.get(to_compat(output))
+        return from_compat(out.path) if out is not None and out.path else None
 
     def ensure_path(self, path: str) -> None:
         # read-only mode: storePath does not check validity

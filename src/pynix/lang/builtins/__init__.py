@@ -74,6 +74,7 @@ def _load_all() -> None:
         context,
         control,
         data,
+        fetch,
         io,
         lists,
         numbers,

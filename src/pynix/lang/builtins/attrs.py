@@ -15,6 +15,7 @@ from ..runtime import (
 )
 from ..values import LAMBDA_INFO, NixStr, PrimOp, PrimOpApp, Thunk
 from . import primop
+from .lists import binary
 
 
 def _f(v: Any) -> Any:
@@ -94,18 +95,18 @@ def cat_attrs(name: Any, xs: Any) -> list[Any]:
 @primop("mapAttrs", 2)
 def map_attrs(f: Any, s: Any) -> dict[str, Any]:
     d = _attrs(s)
-    f = _f(f)
-    return {k: Thunk(_apply2, (f, k, v)) for k, v in d.items()}
+    fn = binary(_f(f))
+    return {k: Thunk(fn, (k, v)) for k, v in d.items()}
 
 
 @primop("zipAttrsWith", 2)
 def zip_attrs_with(f: Any, xs: Any) -> dict[str, Any]:
-    f = _f(f)
+    fn = binary(_f(f))
     grouped: dict[str, list[Any]] = {}
     for x in expect_list(_f(xs)):
         for k, v in _attrs(x).items():
             grouped.setdefault(k, []).append(v)
-    return {k: Thunk(_apply2, (f, k, vs)) for k, vs in grouped.items()}
+    return {k: Thunk(fn, (k, vs)) for k, vs in grouped.items()}
 
 
 @primop("functionArgs", 1)

@@ -89,7 +89,9 @@ def _file_type(st_mode: int) -> str:
 @eval_primop("readDir", 1)
 def read_dir(ev: Evaluator, path: Any) -> dict[str, str]:
     ctx: set[str] = set()
-    p = ev.check_path(coerce_to_path(path, ctx))
+    p = coerce_to_path(path, ctx)
+    ev.realise_context(ctx)
+    p = ev.check_path(p)
     try:
         entries = sorted(os.scandir(_fs(p)), key=lambda e: e.name)
     except OSError as e:
@@ -107,7 +109,10 @@ def read_dir(ev: Evaluator, path: Any) -> dict[str, str]:
 
 @eval_primop("readFileType", 1)
 def read_file_type(ev: Evaluator, path: Any) -> str:
-    p = ev.check_path(coerce_to_path(path))
+    ctx: set[str] = set()
+    p = coerce_to_path(path, ctx)
+    ev.realise_context(ctx)
+    p = ev.check_path(p)
     try:
         st = os.lstat(_fs(p))
     except OSError as e:
@@ -134,7 +139,10 @@ def path_exists(ev: Evaluator, path: Any) -> bool:
 @eval_primop("hashFile", 2)
 def hash_file(ev: Evaluator, algo: Any, path: Any) -> str:
     a = hash_algo(algo)
-    p = ev.check_path(coerce_to_path(path))
+    ctx: set[str] = set()
+    p = coerce_to_path(path, ctx)
+    ev.realise_context(ctx)
+    p = ev.check_path(p)
     h = hashlib.new(a)
     try:
         with open(_fs(p), "rb") as fh:

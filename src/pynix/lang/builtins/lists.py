@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from types import FunctionType
 from typing import Any
 
@@ -43,6 +44,16 @@ def _apply2(f: Any, x: Any, y: Any) -> Any:
     return g(y) if type(g) is FunctionType else call(g, y)
 
 
+def binary(f: Any) -> Any:
+    """A Python function of two arguments that applies the Nix function ``f`` to both:
+    the uncurried form the compiler made for ``a: b: ...`` lambdas, when there is one."""
+    if type(f) is FunctionType:
+        u = getattr(f, "u", None)
+        if u is not None:
+            return u
+    return partial(_apply2, f)
+
+
 def lazy_apply(f: Any, x: Any) -> Thunk:
     """A thunk for ``f x``."""
     return Thunk(_apply, (f, x))
@@ -77,15 +88,10 @@ def foldl(op: Any, nul: Any, xs: Any) -> Any:
     items = _lst(xs)
     if not items:
         return _f(nul)
-    op = _f(op)
+    step = binary(_f(op))
     acc = nul
-    if type(op) is FunctionType:
-        for x in items:
-            g = op(acc)
-            acc = g(x) if type(g) is FunctionType else call(g, x)
-        return acc
     for x in items:
-        acc = call(call(op, acc), x)
+        acc = step(acc, x)
     return acc
 
 
@@ -194,7 +200,10 @@ class _SortKey:
         self.cmp = cmp
 
     def __lt__(self, other: _SortKey) -> bool:
-        return truthy(_apply2(self.cmp, self.v, other.v), None)
+        r = self.cmp(self.v, other.v)
+        if r is True or r is False:
+            return r
+        return truthy(r, None)
 
 
 class _NaturalKey:
@@ -217,7 +226,8 @@ def sort(cmp: Any, xs: Any) -> list[Any]:
         return items
     if cmp is PRIMOPS["lessThan"]:
         return [k.v for k in sorted(_NaturalKey(x) for x in items)]
-    return [k.v for k in sorted(_SortKey(x, cmp) for x in items)]
+    less = binary(cmp)
+    return [k.v for k in sorted(_SortKey(x, less) for x in items)]
 
 
 @primop("partition", 2)

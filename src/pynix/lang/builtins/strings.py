@@ -143,24 +143,18 @@ def split(regex: Any, s: Any) -> list[Any]:
     return regex_split(pat, text)
 
 
-def _next_component(s: str, p: int) -> tuple[str, int]:
-    n = len(s)
-    while p < n and s[p] in ".-":
-        p += 1
-    if p >= n:
-        return "", p
-    start = p
-    if s[p].isdigit() and s[p].isascii():
-        while p < n and s[p].isascii() and s[p].isdigit():
-            p += 1
-    else:
-        while p < n and not (s[p].isascii() and s[p].isdigit()) and s[p] not in ".-":
-            p += 1
-    return s[start:p], p
+# A version splits into components: runs of digits, and runs of anything but
+# digits and the separators "." and "-" (which are dropped).
+_COMPONENT = re.compile(r"[0-9]+|[^0-9.\-]+")
+
+
+@lru_cache(maxsize=4096)
+def version_components(v: str) -> tuple[str, ...]:
+    return tuple(_COMPONENT.findall(v))
 
 
 def _as_int(c: str) -> int | None:
-    if c and c.isascii() and c.isdigit():
+    if c and c[0] in "0123456789":
         v = int(c)
         if v <= 0x7FFFFFFF:
             return v
@@ -186,10 +180,13 @@ def _component_lt(c1: str, c2: str) -> bool:
 
 
 def compare_versions(v1: str, v2: str) -> int:
-    p1 = p2 = 0
-    while p1 < len(v1) or p2 < len(v2):
-        c1, p1 = _next_component(v1, p1)
-        c2, p2 = _next_component(v2, p2)
+    if v1 == v2:
+        return 0
+    c1s = version_components(v1)
+    c2s = version_components(v2)
+    for i in range(max(len(c1s), len(c2s))):
+        c1 = c1s[i] if i < len(c1s) else ""
+        c2 = c2s[i] if i < len(c2s) else ""
         if _component_lt(c1, c2):
             return -1
         if _component_lt(c2, c1):
@@ -204,15 +201,7 @@ def compare_versions_(a: Any, b: Any) -> int:
 
 @primop("splitVersion", 1)
 def split_version(v: Any) -> list[str]:
-    s = str(expect_string_no_ctx(_f(v)))
-    out = []
-    p = 0
-    while p < len(s):
-        c, p = _next_component(s, p)
-        if not c:
-            break
-        out.append(c)
-    return out
+    return list(version_components(str(expect_string_no_ctx(_f(v)))))
 
 
 def parse_drv_name(s: str) -> tuple[str, str]:
