@@ -619,9 +619,12 @@ class Compiler:
 
     @staticmethod
     def curried_params(lam: S.Lambda) -> tuple[list[str], S.Node]:
+        """The parameters of ``a: b: ... body`` (at most one more than an uncurried
+        form may take, which is enough to tell) and the body."""
         params: list[str] = []
         body: S.Node = lam
-        while isinstance(body, S.Lambda) and body.formals is None and body.arg is not None:
+        while (isinstance(body, S.Lambda) and body.formals is None and body.arg is not None
+               and len(params) <= _MAX_UNCURRIED):
             params.append(body.arg)
             body = body.body
         return params, body
@@ -776,8 +779,10 @@ class Compiler:
             formals = tuple((f.name, f.default is not None, f.pos) for f in node.formals)
         self.lambdas[name] = LambdaInfo(node.name, node.pos, node.arg, formals, node.ellipsis)
         hoisted = self.emit_def(out, self.make_def(name, [param], body, node.pos))
-        n_params = len(self.curried_params(node)[0]) if node.formals is None else 0
-        if 2 <= n_params <= _MAX_UNCURRIED and id(node) not in self.inner_lambdas:
+        n_params = 0
+        if node.formals is None and id(node) not in self.inner_lambdas:
+            n_params = len(self.curried_params(node)[0])
+        if 2 <= n_params <= _MAX_UNCURRIED:
             # builtins that call a function with two arguments (foldl', sort...) and
             # direct calls use the uncurried form, found as the attribute `u`
             uname = self.uncurried_names.pop(id(node), None) or self.fresh("_u")
