@@ -1,4 +1,4 @@
-"""Fetchers: ``builtins.fetchurl``, ``fetchTarball`` and ``fetchGit``.
+"""Fetchers: ``builtins.fetchurl``, ``fetchTarball``, ``fetchGit`` (and ``fetchTree``).
 
 As in Nix 2.8 they fetch while the expression is evaluated, also when
 evaluation only computes store paths (``nix-instantiate --eval``).  What they
@@ -12,14 +12,17 @@ anything fetched must match.
 Downloads use ``urllib`` (``http``, ``https``, ``file``); archives are unpacked
 here (``tarfile``, ``zipfile``, and the ``zstd`` program for ``.tar.zst``); Git
 repositories are read with the ``git`` program, as Nix does.  Each result is
-remembered for the rest of the evaluation.
+remembered for the rest of the evaluation.  ``fetchTree`` (experimental in
+Nix 2.8, behind the ``flakes`` feature) knows the ``git`` and ``tarball`` inputs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import http.client
 import json
+import lzma
 import os
 import re
 import shutil
@@ -35,6 +38,7 @@ import urllib.parse
 import urllib.request
 import weakref
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -170,7 +174,7 @@ def _download_url(url: str, out: IO[bytes]) -> None:
         raise DownloadError(msg) from None
     except urllib.error.URLError as e:
         raise DownloadError(_curl_words(e.reason)) from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, http.client.HTTPException) as e:
         raise DownloadError(_curl_words(e)) from None
 
 
@@ -210,19 +214,27 @@ def unpack_archive(archive: bytes, dest: bytes) -> None:
     with open(archive, "rb") as fh:
         magic = fh.read(8)
     os.makedirs(dest, exist_ok=True)
-    if magic.startswith(_ZIP_MAGICS):
-        _unpack_zip(archive, dest)
-        return
-    if magic.startswith(_ZSTD_MAGIC):
-        _unpack_zstd(archive, dest)
-        return
     try:
-        tf = tarfile.open(  # noqa: SIM115 (closed below: opening may fail on its own)
-            archive, mode="r:*", encoding="utf-8", errors="surrogateescape")
-    except (tarfile.TarError, EOFError, OSError):
-        raise ArchiveError("failed to open archive: Unrecognized archive format") from None
-    with tf:
-        extract_tar(tf, dest)
+        if magic.startswith(_ZIP_MAGICS):
+            _unpack_zip(archive, dest)
+        elif magic.startswith(_ZSTD_MAGIC):
+            _unpack_zstd(archive, dest)
+        else:
+            try:
+                tf = tarfile.open(  # noqa: SIM115 (closed below: opening may fail on its own)
+                    archive, mode="r:*", encoding="utf-8", errors="surrogateescape")
+            except (tarfile.TarError, EOFError, OSError):
+                raise ArchiveError("failed to open archive: Unrecognized archive format")\
+                    from None
+            with tf:
+                extract_tar(tf, dest)
+    except _BROKEN as e:
+        raise ArchiveError(f"failed to extract archive ({e})") from None
+
+
+# what a damaged archive makes the decompressors and readers raise
+_BROKEN: Final = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError,
+                  zlib.error, lzma.LZMAError, NotImplementedError)
 
 
 def _unpack_zstd(archive: bytes, dest: bytes) -> None:
@@ -237,8 +249,6 @@ def _unpack_zstd(archive: bytes, dest: bytes) -> None:
             with tarfile.open(fileobj=proc.stdout, mode="r|", encoding="utf-8",
                               errors="surrogateescape") as tf:
                 extract_tar(tf, dest)
-        except tarfile.TarError as e:
-            raise ArchiveError(f"failed to extract archive ({e})") from None
         finally:
             proc.stdout.close()
             proc.wait()
@@ -246,40 +256,33 @@ def _unpack_zstd(archive: bytes, dest: bytes) -> None:
 
 def extract_tar(tf: tarfile.TarFile, dest: bytes) -> None:
     """Extract every member of an open tar archive (also a stream) into ``dest``."""
-    try:
-        for member in tf:
-            target = _entry_target(dest, os.fsencode(member.name))
-            if target is None:
-                continue
-            if member.isdir():
-                _make_dir(target)
-            elif member.issym():
-                _make_symlink(target, os.fsencode(member.linkname))
-            elif member.islnk():
-                source = _entry_target(dest, os.fsencode(member.linkname))
-                if source is None or not os.path.isfile(source) or os.path.islink(source):
-                    raise ArchiveError(
-                        f"failed to extract archive (hard link to a missing file "
-                        f"'{member.linkname}')")
-                _replace(target)
-                shutil.copyfile(source, target)
-                os.chmod(target, os.stat(source).st_mode & 0o777)
-            elif member.isfile():
-                data = tf.extractfile(member)
-                assert data is not None
-                _write_file(target, data, bool(member.mode & stat.S_IXUSR))
-            else:
-                raise ArchiveError(f"file '{member.name}' has an unsupported type")
-    except (tarfile.TarError, EOFError) as e:
-        raise ArchiveError(f"failed to extract archive ({e})") from None
+    for member in tf:
+        target = _entry_target(dest, os.fsencode(member.name))
+        if target is None:
+            continue
+        if member.isdir():
+            _make_dir(target)
+        elif member.issym():
+            _make_symlink(target, os.fsencode(member.linkname))
+        elif member.islnk():
+            source = _entry_target(dest, os.fsencode(member.linkname))
+            if source is None or not os.path.isfile(source) or os.path.islink(source):
+                raise ArchiveError(
+                    f"failed to extract archive (hard link to a missing file "
+                    f"'{member.linkname}')")
+            _replace(target)
+            shutil.copyfile(source, target)
+            os.chmod(target, os.stat(source).st_mode & 0o777)
+        elif member.isfile():
+            data = tf.extractfile(member)
+            assert data is not None
+            _write_file(target, data, bool(member.mode & stat.S_IXUSR))
+        else:
+            raise ArchiveError(f"file '{member.name}' has an unsupported type")
 
 
 def _unpack_zip(archive: bytes, dest: bytes) -> None:
-    try:
-        zf = zipfile.ZipFile(os.fsdecode(archive))
-    except (zipfile.BadZipFile, OSError) as e:
-        raise ArchiveError(f"failed to open archive: {e}") from None
-    with zf:
+    with zipfile.ZipFile(os.fsdecode(archive)) as zf:
         for info in zf.infolist():
             utf8 = bool(info.flag_bits & 0x800)
             raw_name = info.filename.encode("utf-8" if utf8 else "cp437", "surrogateescape")
@@ -287,16 +290,13 @@ def _unpack_zip(archive: bytes, dest: bytes) -> None:
             if target is None:
                 continue
             mode = info.external_attr >> 16 if info.create_system == 3 else 0
-            try:
-                if info.is_dir() or stat.S_ISDIR(mode):
-                    _make_dir(target)
-                elif stat.S_ISLNK(mode):
-                    _make_symlink(target, zf.read(info))
-                else:
-                    with zf.open(info) as data:
-                        _write_file(target, data, bool(mode & stat.S_IXUSR))
-            except (zipfile.BadZipFile, NotImplementedError, EOFError) as e:
-                raise ArchiveError(f"failed to extract archive ({e})") from None
+            if info.is_dir() or stat.S_ISDIR(mode):
+                _make_dir(target)
+            elif stat.S_ISLNK(mode):
+                _make_symlink(target, zf.read(info))
+            else:
+                with zf.open(info) as data:
+                    _write_file(target, data, bool(mode & stat.S_IXUSR))
 
 
 def _entry_target(dest: bytes, name: bytes) -> bytes | None:
@@ -831,12 +831,15 @@ def _export(git: Git, repo: bytes, rev: str, root: bytes) -> None:
                             stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     os.mkdir(root, 0o755)
+    failure = None
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|", encoding="utf-8",
                           errors="surrogateescape") as tf:
             extract_tar(tf, root)
     except ArchiveError as e:
-        raise EvalError(str(e)) from None
+        failure = str(e)
+    except _BROKEN as e:
+        failure = f"failed to extract archive ({e})"
     finally:
         proc.stdout.close()
         err = proc.stderr.read()
@@ -845,6 +848,8 @@ def _export(git: Git, repo: bytes, rev: str, root: bytes) -> None:
     if code != 0:
         git.ev.stderr.write(err)
         raise GitError(f"program 'git' failed with exit code {code}")
+    if failure is not None:
+        raise EvalError(failure)
 
 
 def _export_with_submodules(git: Git, repo: bytes, actual: str, rev: str, root: bytes,
