@@ -209,7 +209,7 @@ class Store(abc.ABC):
     def optimise(self) -> tuple[int, int]:
         """Hard-link identical files; (files linked, bytes saved)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - stores without resources need nothing
         """Release locks and temporary roots."""
 
     def __enter__(self) -> Store:

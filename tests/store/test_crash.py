@@ -1,0 +1,82 @@
+"""Crash safety: real processes killed with SIGKILL at random moments.
+
+After every kill the store is opened again (which recovers leftovers) and
+must verify with ``check_contents``: every valid path complete with its
+registered hash, references valid, no staging areas or pending paths left,
+nothing in the store directory that is not a valid path.  Profiles must
+point at a complete generation.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from pynix.profiles import Profile
+from pynix.store import LocalStore
+
+from .helpers import worker
+
+# (operation, kills): 60 kills in all
+OPERATIONS = [("add", 14), ("import", 10), ("register", 10), ("gc", 10), ("profile", 10),
+              ("optimise", 6)]
+
+
+def _kill_at_random(args: list[str], tmp: Path, rng: random.Random) -> int:
+    """Start a worker, let it work for a random while, SIGKILL it; steps it finished."""
+    proc = worker(*args, tmpdir=tmp / "worker-tmp")
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line == b"ready\n", proc.stderr.read() if proc.stderr else line
+    time.sleep(rng.uniform(0.0, 0.35))
+    proc.send_signal(signal.SIGKILL)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, err.decode(errors="replace")
+    return len(out.splitlines())
+
+
+def _assert_consistent(root: Path, profile: str | None = None) -> LocalStore:
+    store = LocalStore(str(root), runtime_roots=False)
+    problems = store.verify(check_contents=True)
+    assert problems == []
+    assert store.db.pending() == []
+    valid = {os.path.basename(p) for p in store.query_all_valid_paths()}
+    real_store = Path(store.real_path("/nix/store"))
+    for entry in os.listdir(real_store):
+        if entry == ".links":
+            continue
+        assert entry in valid, f"leftover {entry} in the store directory"
+        st = os.lstat(real_store / entry)
+        assert st.st_mtime == 1
+        if not os.path.islink(real_store / entry):
+            assert st.st_mode & 0o222 == 0, f"{entry} is writable"
+    if profile is not None and os.path.lexists(profile):
+        current = Profile(profile).current()
+        assert current is not None, "the profile points at no generation"
+        assert store.is_valid_path(current.store_path)
+    return store
+
+
+@pytest.mark.parametrize(("op", "kills"), OPERATIONS)
+def test_sigkill_leaves_a_consistent_store(tmp_path: Path, op: str, kills: int) -> None:
+    rng = random.Random(f"crash-{op}")
+    root = tmp_path / "root"
+    LocalStore(str(root)).close()
+    profile = str(root / "nix/var/nix/profiles/test")
+    steps = 0
+    for _ in range(kills):
+        args = [op, str(root)] + ([profile] if op == "profile" else [])
+        steps += _kill_at_random(args, tmp_path, rng)
+        _assert_consistent(root, profile if op == "profile" else None).close()
+    # the kills happened while the operation was running, not only at start-up
+    assert steps > 0
+    with LocalStore(str(root), runtime_roots=False) as store:
+        if op != "profile":
+            store.collect_garbage()
+            assert store.query_all_valid_paths() == set()
+        assert store.verify(check_contents=True) == []
