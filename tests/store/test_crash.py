@@ -23,8 +23,8 @@ from pynix.store import LocalStore
 from .helpers import worker
 
 # (operation, kills): 60 kills in all
-OPERATIONS = [("add", 14), ("import", 10), ("register", 10), ("gc", 10), ("profile", 10),
-              ("optimise", 6)]
+OPERATIONS = [("add", 14), ("import", 10), ("register", 10), ("build", 12), ("gc", 10),
+              ("profile", 10), ("optimise", 6)]
 
 
 def _kill_at_random(args: list[str], tmp: Path, rng: random.Random) -> int:

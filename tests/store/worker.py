@@ -9,6 +9,8 @@ open, then one line per finished step.  Ops:
 * ``gc`` - add garbage (closing the store to drop temp roots) and collect, forever;
 * ``profile PROFILE`` - add paths and switch/roll back/delete generations, forever;
 * ``optimise`` - add duplicated files and optimise, forever;
+* ``build`` - evaluate and build chains of small derivations (real builds through
+  the scheduler, sandbox off), forever;
 * ``same SRC N`` - add ``SRC`` N times, print the path each time;
 * ``race SEED N`` - add N paths (chained references), keep them, check them at
   the end: prints ``ok`` or the problems;
@@ -178,6 +180,38 @@ def op_race(store: LocalStore, rng: random.Random, tmp: Path, n: int) -> None:
     say("ok" if not problems else "problems: " + " ".join(problems))
 
 
+def op_build(store: LocalStore, rng: random.Random, tmp: Path) -> None:
+    from pynix.build.evalstore import BuildingEvalStore
+    from pynix.build.scheduler import Scheduler
+    from pynix.build.settings import BuildSettings
+    from pynix.config import load_config
+    from pynix.lang.errors import EvalError
+    from pynix.lang.evaluator import Evaluator
+    from pynix.lang.runtime import force
+    from pynix.lang.stack import on_big_stack
+
+    settings = BuildSettings.from_config(load_config([("sandbox", "false")], env={}))
+    settings.max_jobs = 2
+    scheduler = Scheduler(store, settings)
+    ev = Evaluator(store=BuildingEvalStore(store, scheduler, error=EvalError), env={})
+    n = 0
+    while True:
+        # a short chain: each output refers to the previous one and has a few files
+        expr = (
+            "let mk = i: dep: derivation { name = \"crash-${toString i}\"; "
+            "system = \"x86_64-linux\"; builder = \"/bin/sh\"; inherit dep; "
+            f"seed = \"{rng.getrandbits(64)}\"; "
+            "args = [ \"-c\" \"/bin/mkdir $out; echo $seed $dep > $out/a; "
+            "/usr/bin/head -c 20000 /dev/urandom > $out/b; /bin/ln -s a $out/c\" ]; }; "
+            "in builtins.foldl' (d: i: mk i d) \"\" (builtins.genList (i: i) 4)"
+        )
+        drv = on_big_stack(lambda e=expr: str(force(force(ev.eval_string(e))["drvPath"])))
+        report = scheduler.build([drv])
+        assert report.success, report.failures
+        n += 1
+        say("built", n)
+
+
 def op_gcloop(store: LocalStore, seconds: float) -> None:
     end = time.monotonic() + seconds
     total = 0
@@ -206,6 +240,8 @@ def main() -> None:
             op_profile(store, rng, tmp, args[0])
         elif op == "optimise":
             op_optimise(store, rng, tmp)
+        elif op == "build":
+            op_build(store, rng, tmp)
         elif op == "same":
             op_same(store, args[0], int(args[1]))
         elif op == "race":
