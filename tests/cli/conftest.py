@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from .oracle import FIXTURE_FILES
+from .storeworld import NixWorld, PynixWorld, make_nix_world, make_pynix_world
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +19,15 @@ def fixtures_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.write_text(text)
     return root
 
+
+
+@pytest.fixture(scope="session")
+def nix_world(tmp_path_factory: pytest.TempPathFactory) -> NixWorld:
+    """test.nix built by the real Nix in its own chroot store (once per session)."""
+    return make_nix_world(tmp_path_factory.mktemp("nix-world"))
+
+
+@pytest.fixture
+def pw(tmp_path: Path) -> PynixWorld:
+    """A fresh chroot store for pynix, and a working directory holding test.nix."""
+    return make_pynix_world(tmp_path)

@@ -138,9 +138,27 @@ class BuildingEvalStore:
 
     # -- querying --------------------------------------------------------------
 
+    def real_path(self, path: str) -> str:
+        """Where a path inside the store is on disk (a chroot store keeps
+        ``/nix/store/x`` under its root); other paths are left alone."""
+        if path != self.store_dir and not path.startswith(self.store_dir + "/"):
+            return path
+        try:
+            return from_compat(self.store.real_path(to_compat(path)))
+        except StoreError:
+            return path
+
+    def _logical(self, path: str) -> str:
+        """A path under the store's physical directory as a ``/nix/store`` path
+        (what :meth:`real_path` gave back to the evaluator)."""
+        real_dir = self.real_path(self.store_dir)
+        if real_dir != self.store_dir and path.startswith(real_dir + "/"):
+            return self.store_dir + path[len(real_dir) :]
+        return path
+
     def _top(self, path: str) -> str | None:
         try:
-            sp, _ = split_store_path(to_compat(path), self.store_dir)
+            sp, _ = split_store_path(to_compat(self._logical(path)), self.store_dir)
         except BadStorePath:
             return None
         return f"{self.store_dir}/{sp.base_name}"
@@ -162,7 +180,7 @@ class BuildingEvalStore:
         if top is None or not self.store.is_valid_path(top):
             raise self.error(f"path '{path}' is not valid")
         try:
-            with open(self.store.real_path(to_compat(path)), "rb") as fh:
+            with open(self.store.real_path(to_compat(self._logical(path))), "rb") as fh:
                 return fh.read().decode("latin-1")
         except (OSError, StoreError) as e:
             raise self.error(f"reading '{path}': {e}") from None

@@ -34,6 +34,9 @@ class EvalSession:
     ) -> None:
         self.cwd = cwd or os.getcwd()
         self.env = dict(os.environ if env is None else env)
+        self.stderr = stderr
+        self._warned_root = False
+        self._root_count = 0
         self.evaluator = Evaluator(
             search_path=search_path,
             env=self.env,
@@ -107,8 +110,36 @@ class EvalSession:
         out.flush()
 
     def instantiate(self, root: Any, attr_paths: list[str], auto_args: dict[str, Any],
-                    out: IO[bytes]) -> None:
-        raise NixError("instantiating derivations needs the store, which is not available yet")
+                    out: IO[bytes], *, add_root: str | None = None) -> None:
+        """Write the derivations at ``attr_paths`` to the store and print their
+        paths as ``nix-instantiate`` does: ``<drv>`` or ``<drv>!<output>`` when the
+        selected output is not ``out``.  With ``add_root`` each is registered as a
+        garbage collector root (``ROOT``, ``ROOT-2``...) and the root is printed."""
+        from .derivations import get_derivations
+
+        real_store = getattr(self.evaluator.store, "store", None)
+        for attr_path in attr_paths:
+            v = find_along_attr_path(root, attr_path, auto_args)
+            for found in get_derivations(v, auto_args):
+                shown = found.drv_path
+                if add_root is None:
+                    if not self._warned_root:
+                        self._warned_root = True
+                        self.stderr.write(b"warning: you did not specify '--add-root'; the "
+                                          b"result might be removed by the garbage collector\n")
+                else:
+                    self._root_count += 1
+                    link = os.path.join(self.cwd, add_root)
+                    if self._root_count > 1:
+                        link += f"-{self._root_count}"
+                    add_perm_root = getattr(real_store, "add_perm_root", None)
+                    if add_perm_root is None:
+                        raise NixError("--add-root needs a local store")
+                    shown = add_perm_root(found.drv_path, link)
+                if found.output_name != "out":
+                    shown += "!" + found.output_name
+                out.write(shown.encode("utf-8", "surrogateescape") + b"\n")
+        out.flush()
 
 
 def report_error(err: NixError, stderr: IO[bytes], show_trace: bool) -> None:
@@ -163,6 +194,8 @@ class EvalFlags:
         "--extra-experimental-features": 1, "--experimental-features": 1, "--option": 2,
         "--eval-store": 1, "--store": 1, "--read-only": 0, "--quiet": 0, "--verbose": 0,
         "-v": 0, "-L": 0, "--print-build-logs": 0, "--no-warn-dirty": 0, "--strict": 0,
+        "-j": 1, "--max-jobs": 1, "--cores": 1, "-K": 0, "--keep-failed": 0, "-k": 0,
+        "--keep-going": 0,
     }
 
     def __init__(self) -> None:

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from ..lang.errors import STRING_ORIGIN, NixError
 from ..lang.values import Thunk, from_bytes, from_text, to_bytes
-from .common import EvalSession, UsageError, report_error, run_guarded
+from .common import EvalFlags, EvalSession, UsageError, report_error, run_guarded
 
 
 class Options:
@@ -33,6 +33,9 @@ class Options:
         self.show_trace = False
         self.trace_verbose = False
         self.find_file = False
+        self.add_root: str | None = None
+        self.store_url: str | None = None
+        self.options: list[tuple[str, str]] = []
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -87,9 +90,18 @@ def parse_args(argv: list[str]) -> Options:
         elif a in ("--read-write-mode", "--readonly-mode", "--impure", "--quiet",
                    "--verbose", "-v", "--no-build-output", "-Q"):
             pass
-        elif a in ("--option", "--add-root", "--store"):
-            need(2 if a == "--option" else 1)
-            i += 2 if a == "--option" else 1
+        elif a == "--option":
+            name, value = need(2)
+            o.options.append((name, value))
+            i += 2
+        elif a == "--add-root":
+            (o.add_root,) = need(1)
+            i += 1
+        elif a == "--store":
+            (o.store_url,) = need(1)
+            i += 1
+        elif a == "--indirect":
+            pass
         elif a == "--":
             o.files.extend(argv[i + 1 :])
             break
@@ -158,7 +170,8 @@ def execute(o: Options, session: EvalSession, stdin: IO[bytes], stdout: IO[bytes
                 continue
             root = Thunk(lambda t=text, og=origin, b=base_dir: ev.eval_source(t, og, b))
         if not o.eval_only:
-            session.instantiate(root, o.attr_paths or [""], auto_args, stdout)
+            session.instantiate(root, o.attr_paths or [""], auto_args, stdout,
+                                add_root=o.add_root)
             continue
         for attr_path in o.attr_paths or [""]:
             session.print_result(root, attr_path, auto_args, o.strict, o.output,
@@ -196,14 +209,32 @@ def main_impl(
         return 1
 
     def body() -> int:
-        session = EvalSession(
-            env=env, cwd=cwd, stderr=stderr, search_path=o.search_path,
-            eager=o.strict,
-            trace_verbose=o.trace_verbose,
-        )
-        return execute(o, session, stdin, stdout)
+        if o.eval_only or o.find_file:
+            session = EvalSession(
+                env=env, cwd=cwd, stderr=stderr, search_path=o.search_path,
+                eager=o.strict,
+                trace_verbose=o.trace_verbose,
+            )
+            return execute(o, session, stdin, stdout)
+        # instantiating: derivations are written to the store
+        from .installables import eval_session
+        from .storeopts import StoreFlags
 
-    return run_guarded(body, stderr, o.show_trace, stdout)
+        flags = StoreFlags()
+        flags.store_url = o.store_url
+        flags.options = o.options
+        with flags.open(env, cwd, stdout, stderr) as ctx:
+            eval_flags = EvalFlags()
+            eval_flags.search_path = o.search_path
+            eval_flags.trace_verbose = o.trace_verbose
+            session = eval_session(ctx, eval_flags, ctx.scheduler(classic=True))
+            return execute(o, session, stdin, stdout)
+
+    if o.eval_only or o.find_file:
+        return run_guarded(body, stderr, o.show_trace, stdout)
+    from .storeopts import guarded
+
+    return guarded(body, stderr, stdout, o.show_trace)
 
 
 def main() -> None:

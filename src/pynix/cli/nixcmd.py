@@ -47,6 +47,19 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         Subcommand("eval", "pynix.cli.eval_cmd", "evaluate a Nix expression"),
         Subcommand("repl", "pynix.cli.repl",
                    "start an interactive environment for evaluating Nix expressions"),
+        Subcommand("build", "pynix.cli.build_cmd", "build a derivation or fetch a store path"),
+        Subcommand("derivation", "pynix.cli.derivation_cmd",
+                   "work with derivations (pynix derivation show)"),
+        Subcommand("show-derivation", "pynix.cli.show_derivation",
+                   "show the contents of store derivations", "Deprecated commands"),
+        Subcommand("path-info", "pynix.cli.path_info",
+                   "query information about store paths", "Querying"),
+        Subcommand("why-depends", "pynix.cli.why_depends",
+                   "show why a package has another package in its closure", "Querying"),
+        Subcommand("log", "pynix.cli.log_cmd", "show the build log of a derivation",
+                   "Querying"),
+        Subcommand("store", "pynix.cli.store_cmd",
+                   "manipulate a store (add, cat, ls, gc, verify...)", "Store"),
     ]
 }
 
@@ -98,8 +111,12 @@ def _unknown(stderr: IO[bytes], prog: str, name: str, table: Mapping[str, Subcom
 
 # options of `nix` itself that scripts pass; they mean nothing to pynix
 _IGNORED_GLOBAL_FLAGS = {"--extra-experimental-features": 1, "--experimental-features": 1,
-                         "--option": 2, "-v": 0, "--verbose": 0, "--quiet": 0,
-                         "-L": 0, "--print-build-logs": 0, "--no-warn-dirty": 0}
+                         "-v": 0, "--verbose": 0, "--quiet": 0, "--no-warn-dirty": 0}
+# options that may come before the subcommand (`pynix --store URL build ...`): they
+# are passed on to it, in front of its own arguments
+_FORWARDED_GLOBAL_FLAGS = {"--store": 1, "--option": 2, "-L": 0, "--print-build-logs": 0,
+                           "-j": 1, "--max-jobs": 1, "--cores": 1, "-K": 0,
+                           "--keep-failed": 0, "-k": 0, "--keep-going": 0}
 
 
 def dispatch(
@@ -114,8 +131,16 @@ def dispatch(
 ) -> int:
     """Run ``prog SUBCOMMAND ARGS...`` with the subcommands of ``table``."""
     i = 0
+    forwarded: list[str] = []
     while i < len(argv):
         a = argv[i]
+        if a in _FORWARDED_GLOBAL_FLAGS:
+            n = _FORWARDED_GLOBAL_FLAGS[a]
+            if i + n >= len(argv):
+                return usage_error(stderr, prog, f"flag '{a}' requires {n} argument(s)")
+            forwarded += argv[i : i + n + 1]
+            i += n + 1
+            continue
         if a in ("--help", "-h"):
             stdout.write(overview(prog, table).encode())
             return 0
@@ -141,7 +166,7 @@ def dispatch(
     if command is None:
         return _unknown(stderr, prog, name, table)
     main_impl, _ = command.load()
-    return main_impl(args, stdin, stdout, stderr, env, cwd)
+    return main_impl(forwarded + args, stdin, stdout, stderr, env, cwd)
 
 
 def _help(prog: str, table: Mapping[str, Subcommand], args: list[str],

@@ -298,7 +298,9 @@ class Evaluator:
         return path
 
     def check_path(self, path: str) -> str:
-        return path
+        """The path to read for ``path``: files inside the store are read where
+        the store keeps them (a chroot store has them under its root)."""
+        return self.store.real_path(path)
 
     def realise_context(self, ctx: set[str]) -> None:
         if ctx:

@@ -104,6 +104,12 @@ class EvalStore(Protocol):
         """
         ...
 
+    def real_path(self, path: str) -> str:
+        """Where the file ``path`` can be read: a path inside the store maps to
+        its physical location (``<root>/nix/store/...`` for a chroot store);
+        any other path is returned as it is."""
+        ...
+
 
 def not_valid(path: str) -> EvalError:
     return EvalError(f"path '{to_text(path)}' is not valid")
@@ -154,6 +160,9 @@ class NullStore:
 
     def add_fetched(self, path: str, *, name: str, recursive: bool, sha256: bytes) -> str:
         raise EvalError(f"cannot add '{to_text(name)}' to the store: no store is available")
+
+    def real_path(self, path: str) -> str:
+        return path
 
 
 # -- conversions between Nix strings and compat's str -------------------------
@@ -417,6 +426,10 @@ class ComputingStore:
     def ensure_path(self, path: str) -> None:
         # read-only mode: storePath does not check validity
         return None
+
+    def real_path(self, path: str) -> str:
+        # the store directory is where it says it is
+        return path
 
 
 _DRV_ERROR: Final = re.compile(r"^error parsing derivation at offset \d+: ")

@@ -633,7 +633,8 @@ def store_path(ev: Evaluator, v: Any) -> StrValue:
     if ev.pure:
         raise EvalError("'builtins.storePath' is not allowed in pure evaluation mode")
     ctx: set[str] = set()
-    path = ev.check_path(_coerce_to_path(v, ctx))
+    path = _coerce_to_path(v, ctx)
+    ev.check_path(path)  # the logical path is the result, wherever the store keeps it
     store_dir = ev.store.store_dir
     if not _is_store_path(path, store_dir):
         path = _resolve_symlinks(path)
