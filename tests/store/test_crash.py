@@ -9,9 +9,12 @@ point at a complete generation.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import pytest
 from pynix.profiles import Profile
 from pynix.store import LocalStore
 
-from .helpers import worker
+from .helpers import worker, worker_env
 
 # (operation, kills): 60 kills in all
 OPERATIONS = [("add", 14), ("import", 10), ("register", 10), ("build", 12), ("gc", 10),
@@ -106,6 +109,14 @@ def test_sigkill_leaves_a_consistent_store(tmp_path: Path, op: str, kills: int) 
         _assert_consistent(root, profile if op == "profile" else None).close()
     # the kills happened while the operation was running, not only at start-up
     assert steps > 0
+    # and the command a user runs after a crash agrees
+    verify = subprocess.run(
+        [sys.executable, "-c", "import sys; from pynix.cli.main import main; sys.exit(main())",
+         "store", "verify", "--check-contents", "--json", "--store", f"local?root={root}"],
+        env=worker_env(tmp_path / "worker-tmp"), capture_output=True, timeout=300,
+    )
+    assert verify.returncode == 0, verify.stderr.decode(errors="replace")
+    assert json.loads(verify.stdout)["problems"] == []
     with LocalStore(str(root), runtime_roots=False) as store:
         if op != "profile":
             store.collect_garbage()

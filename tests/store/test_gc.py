@@ -209,6 +209,34 @@ def test_runtime_roots(store_root: Path) -> None:
         assert store.collect_garbage().deleted == [p]
 
 
+def test_runtime_roots_belong_to_their_store(tmp_path: Path) -> None:
+    """Two chroot stores hold the same store path; a process using one store's
+    copy keeps only that copy alive."""
+    stores = [tmp_path / "a", tmp_path / "b"]
+    paths = []
+    for root in stores:
+        with fresh(root) as store:
+            paths.extend(texts(store, ("shared-name", [])))
+    assert paths[0] == paths[1]
+    p = paths[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; f = open(sys.argv[1]); print(1, flush=True); "
+         "sys.stdin.read()", LocalStore(str(stores[0])).real_path(p)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    try:
+        with LocalStore(str(stores[1])) as other:
+            assert p not in other.find_roots()
+            assert other.collect_garbage().deleted == [p]
+        with LocalStore(str(stores[0])) as store:
+            assert store.collect_garbage().deleted == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_keep_derivations_and_outputs(store_root: Path) -> None:
     vector = next(v for v in vectors("derivations.json")["vectors"] if v["id"] == "minimal")
     drv = Derivation.parse(vector["drv"])

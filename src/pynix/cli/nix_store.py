@@ -70,6 +70,8 @@ The classic nix-store command.  Operations:
                                     check the whole store
   --verify-path PATH...             check that paths still have their hashes
   --repair-path PATH...             rebuild damaged paths
+  --check-validity [--print-invalid] PATH...
+                                    fail on (or print) paths that are not valid
   --optimise                        hard-link identical files
   -l, --read-log PATH...            print build logs
 
@@ -97,6 +99,7 @@ _SHORT_OPS = {"-q": "--query", "-r": "--realise", "-l": "--read-log"}
 _LONG_OPS = {
     "--add", "--add-fixed", "--query", "--realise", "--realize", "--gc", "--delete", "--dump",
     "--restore", "--export", "--import", "--verify", "--verify-path", "--repair-path",
+    "--check-validity",
     "--optimise", "--optimize", "--read-log", "--version", "--help",
 }
 # flags of the operations that take a value
@@ -387,6 +390,18 @@ def op_verify_path(ctx: StoreContext, inv: Invocation) -> int:
     return status
 
 
+def op_check_validity(ctx: StoreContext, inv: Invocation) -> int:
+    print_invalid = "--print-invalid" in _no_flags(inv, {"--print-invalid"})
+    for a in inv.args:
+        path = follow_links_to_store_path(ctx, a)
+        if ctx.store.is_valid_path(path):
+            continue
+        if not print_invalid:
+            raise CommandError(f"path '{path}' is not valid")
+        _write(ctx, path + "\n")
+    return 0
+
+
 def op_repair_path(ctx: StoreContext, inv: Invocation) -> int:
     _no_flags(inv)
     paths = [follow_links_to_store_path(ctx, a) for a in inv.args]
@@ -424,6 +439,7 @@ OPERATIONS: dict[str, Operation] = {
     "--gc": op_gc, "--delete": op_delete, "--dump": op_dump, "--restore": op_restore,
     "--export": op_export, "--import": op_import, "--verify": op_verify,
     "--verify-path": op_verify_path, "--repair-path": op_repair_path,
+    "--check-validity": op_check_validity,
     "--optimise": op_optimise, "--read-log": op_read_log,
 }
 

@@ -70,7 +70,7 @@ def all_roots(store: LocalStore, temp: HeldTempRoots | None, valid: set[str]) ->
         )
     if store.runtime_roots:
         by_hash = {os.path.basename(p)[:32]: p for p in valid}
-        parts.append(find_runtime_roots(by_hash))
+        parts.append(find_runtime_roots(by_hash, layout.real_store_dir))
     return merge_roots(*parts)
 
 

@@ -22,7 +22,6 @@ import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable
-from typing import Final
 
 from ..compat import nixbase32
 from ..compat.storepath import HASH_PART_LEN
@@ -31,9 +30,13 @@ from .layout import StoreLayout
 
 Roots = dict[str, set[str]]  # store path -> what keeps it alive
 
-_STORE_REFERENCE: Final = re.compile(
-    rb"/nix/store/([" + nixbase32.ALPHABET.encode() + rb"]{" + str(HASH_PART_LEN).encode() + rb"})-"
-)
+def _reference_pattern(real_store_dir: str) -> re.Pattern[bytes]:
+    """Matches ``<real_store_dir>/<hash>-`` and captures the hash part."""
+    alphabet = nixbase32.ALPHABET.encode()
+    return re.compile(
+        re.escape(os.fsencode(real_store_dir)) + rb"/([" + alphabet + rb"]{"
+        + str(HASH_PART_LEN).encode() + rb"})-"
+    )
 
 
 def auto_root_name(link: str) -> str:
@@ -152,15 +155,20 @@ def _walk(top: str) -> Iterable[tuple[str, str]]:
             continue
 
 
-def find_runtime_roots(by_hash_part: dict[str, str]) -> Roots:
+def find_runtime_roots(by_hash_part: dict[str, str], real_store_dir: str = "/nix/store") -> Roots:
     """Store paths that running processes use: store path -> ``/proc/...`` sources.
 
-    ``by_hash_part`` maps hash parts to the valid paths of this store.
+    ``by_hash_part`` maps hash parts to the valid paths of this store.  What
+    processes show is looked up under ``real_store_dir``, where the files of
+    this store are on this machine: a chroot store's paths are not the ones a
+    process uses under ``/nix/store`` (those belong to the real store, or to
+    another chroot store).
     """
     roots: Roots = {}
+    pattern = _reference_pattern(real_store_dir)
 
     def scan(text: bytes, source: str) -> None:
-        for m in _STORE_REFERENCE.finditer(text):
+        for m in pattern.finditer(text):
             store_path = by_hash_part.get(m.group(1).decode())
             if store_path is not None:
                 roots.setdefault(store_path, set()).add(source)
