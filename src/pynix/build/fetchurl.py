@@ -21,12 +21,13 @@ from typing import BinaryIO, Final
 
 from ..compat.derivation import Derivation
 from ..compat.nar_reader import restore_nar
+from .builtins import BuiltinContext, BuiltinError
 
 _CHUNK: Final = 1 << 20
 USER_AGENT: Final = "curl/7.88 Nix/2.8.0 pynix"
 
 
-class FetchError(Exception):
+class FetchError(BuiltinError):
     pass
 
 
@@ -72,6 +73,14 @@ def _chunks(fh: BinaryIO, url: str, xz: bool) -> Iterator[bytes]:
         if not data:
             break
         yield decompressor.decompress(data) if decompressor is not None else data
+
+
+def build(ctx: BuiltinContext) -> None:
+    """The ``builtin:fetchurl`` builder."""
+    out = ctx.outputs.get("out")
+    if out is None:
+        raise FetchError("builtin:fetchurl requires an output 'out'")
+    builtin_fetchurl(ctx.drv, out, ctx.log)
 
 
 def builtin_fetchurl(

@@ -51,6 +51,7 @@ from ..compat.hashing import Hash
 from ..store.api import Store
 from ..store.layout import StoreLayout
 from ..store.staging import Staging
+from .builtins import BuiltinContext, BuiltinError, builtin_builder, is_builtin
 from .canonicalise import canonicalise_root, remove_tree
 from .environment import (
     builder_environment,
@@ -58,7 +59,6 @@ from .environment import (
     rewrite_strings,
     string_list_attr,
 )
-from .fetchurl import FetchError, builtin_fetchurl
 from .locks import LockCancelled, OutputLocks
 from .logs import LogWriter
 from .outputs import BuiltOutput, OutputError, process_outputs
@@ -73,7 +73,6 @@ from .sandbox import (
 from .settings import BuildSettings
 
 BuildMode = Literal["sandbox", "relaxed", "direct", "builtin"]
-BUILTIN_BUILDERS: Final = {"builtin:fetchurl"}
 _POLL: Final = 0.05
 
 
@@ -127,7 +126,7 @@ def check_platform(drv: Derivation, drv_path: str, settings: BuildSettings) -> N
     required = set(string_list_attr(drv, "requiredSystemFeatures") or [])
     platforms = {settings.system, *settings.extra_platforms}
     ok_platform = drv.platform in platforms or (
-        drv.platform == "builtin" and drv.builder in BUILTIN_BUILDERS
+        drv.platform == "builtin" and is_builtin(drv.builder)
     )
     if ok_platform and required <= set(settings.system_features):
         return
@@ -163,7 +162,7 @@ class LocalBuilder:
         self.chroot_store = os.path.realpath(self.real_store_dir) != store.store_dir
 
     def mode_for(self, drv: Derivation, check: bool) -> BuildMode:
-        if drv.builder in BUILTIN_BUILDERS:
+        if is_builtin(drv.builder):
             return "builtin"
         if self.settings.sandbox and (
             not self.settings.sandbox_fallback or find_bwrap() is not None
@@ -260,7 +259,7 @@ class LocalBuilder:
             build_dir = _make_build_dir(parent, drv.name)
             try:
                 if mode == "builtin":
-                    self._run_builtin(drv, private_store, log)
+                    self._run_builtin(drv, private_store, build_dir, log)
                 else:
                     self._run_builder(
                         drv, drv_path, mode, closure, build_dir, chroot_root, private_store,
@@ -270,7 +269,7 @@ class LocalBuilder:
                 raise
             except BuildFailure as e:
                 raise fail(e.message, build_dir) from None
-            except (FetchError, SandboxError, OSError) as e:
+            except (BuiltinError, SandboxError, OSError) as e:
                 raise fail(f"builder for '{drv_path}' failed: {e}", build_dir) from None
 
             wanted = set(outputs) if request.check else set(outputs) - valid
@@ -339,14 +338,22 @@ class LocalBuilder:
 
     # -- running the builder ------------------------------------------------------
 
-    def _run_builtin(self, drv: Derivation, private_store: str, log: LogWriter) -> None:
-        out = drv.outputs["out"].path if "out" in drv.outputs else ""
-        if not out:
-            raise FetchError("builtin:fetchurl requires an output 'out'")
-        builtin_fetchurl(
-            drv,
-            os.path.join(private_store, os.path.basename(out)),
-            lambda msg: log.write(msg.encode()),
+    def _run_builtin(
+        self, drv: Derivation, private_store: str, build_dir: str, log: LogWriter
+    ) -> None:
+        builder = builtin_builder(drv.builder)
+        builder(
+            BuiltinContext(
+                drv=drv,
+                outputs={
+                    name: os.path.join(private_store, os.path.basename(o.path))
+                    for name, o in drv.outputs.items()
+                    if o.path
+                },
+                real_path=self.store.real_path,
+                build_dir=build_dir,
+                log=lambda msg: log.write(msg.encode("utf-8", "surrogateescape")),
+            )
         )
 
     def _run_builder(
