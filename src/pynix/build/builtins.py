@@ -51,6 +51,11 @@ BuiltinBuilder = Callable[[BuiltinContext], None]
 # builder name -> "module:function"
 _REGISTRY: Final[dict[str, str]] = {
     "builtin:fetchurl": "pynix.build.fetchurl:build",
+    # pynix's own: Debian packages and PyPI files as pinned inputs
+    "builtin:fetch-deb": "pynix.debian.fetch:build_fetch_deb",
+    "builtin:fetch-pypi": "pynix.debian.fetch:build_fetch_pypi",
+    "builtin:import-deb": "pynix.debian.importer:build_import_deb",
+    "builtin:unpack-wheel": "pynix.debian.importer:build_unpack_wheel",
 }
 
 
