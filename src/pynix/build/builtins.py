@@ -52,10 +52,10 @@ BuiltinBuilder = Callable[[BuiltinContext], None]
 _REGISTRY: Final[dict[str, str]] = {
     "builtin:fetchurl": "pynix.build.fetchurl:build",
     # pynix's own: Debian packages and PyPI files as pinned inputs
-    "builtin:fetch-deb": "pynix.debian.fetch:build_fetch_deb",
-    "builtin:fetch-pypi": "pynix.debian.fetch:build_fetch_pypi",
-    "builtin:import-deb": "pynix.debian.importer:build_import_deb",
-    "builtin:unpack-wheel": "pynix.debian.importer:build_unpack_wheel",
+    "builtin:fetch-deb": "pynix.sources.fetch:build_fetch_deb",
+    "builtin:fetch-pypi": "pynix.sources.fetch:build_fetch_pypi",
+    "builtin:import-deb": "pynix.sources.importer:build_import_deb",
+    "builtin:unpack-wheel": "pynix.sources.importer:build_unpack_wheel",
 }
 
 
