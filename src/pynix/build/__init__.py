@@ -29,21 +29,56 @@ Modules: :mod:`.scheduler` (graphs), :mod:`.local_build` (one derivation),
 :mod:`.settings`, :mod:`.evalstore`.
 """
 
-from .evalstore import BuildingEvalStore
-from .local_build import BuildFailure
-from .logs import default_log_dir, find_log, read_log
-from .sandbox import SandboxPath, parse_sandbox_paths
-from .scheduler import (
-    BuildError,
-    BuildEvent,
-    BuildReport,
-    BuildResult,
-    BuildStatus,
-    Scheduler,
-    Substituter,
-    parse_target,
-)
-from .settings import BuildSettings
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .evalstore import BuildingEvalStore
+    from .local_build import BuildFailure
+    from .logs import default_log_dir, find_log, read_log
+    from .sandbox import SandboxPath, parse_sandbox_paths
+    from .scheduler import (
+        BuildError,
+        BuildEvent,
+        BuildReport,
+        BuildResult,
+        BuildStatus,
+        Scheduler,
+        Substituter,
+        parse_target,
+    )
+    from .settings import BuildSettings
+
+# name -> the module defining it, imported when the name is first used:
+# a command that needs one corner of this package does not load all of it
+_LAZY: dict[str, str] = {
+    "BuildError": ".scheduler",
+    "BuildEvent": ".scheduler",
+    "BuildFailure": ".local_build",
+    "BuildReport": ".scheduler",
+    "BuildResult": ".scheduler",
+    "BuildSettings": ".settings",
+    "BuildStatus": ".scheduler",
+    "BuildingEvalStore": ".evalstore",
+    "SandboxPath": ".sandbox",
+    "Scheduler": ".scheduler",
+    "Substituter": ".scheduler",
+    "default_log_dir": ".logs",
+    "find_log": ".logs",
+    "parse_sandbox_paths": ".sandbox",
+    "parse_target": ".scheduler",
+    "read_log": ".logs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BuildError",

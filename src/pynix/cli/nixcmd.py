@@ -56,8 +56,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                    "query information about store paths", "Querying"),
         Subcommand("why-depends", "pynix.cli.why_depends",
                    "show why a package has another package in its closure", "Querying"),
+        Subcommand("hash", "pynix.cli.hash_cmd", "compute and convert hashes",
+                   "Utilities"),
         Subcommand("log", "pynix.cli.log_cmd", "show the build log of a derivation",
                    "Querying"),
+        Subcommand("debian", "pynix.cli.debian_cmd", "pin Debian packages and PyPI files"),
         Subcommand("store", "pynix.cli.store_cmd",
                    "manipulate a store (add, cat, ls, gc, verify...)", "Store"),
     ]

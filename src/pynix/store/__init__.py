@@ -17,10 +17,41 @@ Protocol for builds (and anything else that makes store paths itself):
    size from the reference scan, still holding the locks.
 """
 
-from .api import GCResult, InvalidPath, PathFilter, PathInfo, Store, StoreError
-from .local import LocalStore, VerifyReport
-from .roots import auto_root_name
-from .url import default_store_url, open_store, register_store_scheme
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .api import GCResult, InvalidPath, PathFilter, PathInfo, Store, StoreError
+    from .local import LocalStore, VerifyReport
+    from .roots import auto_root_name
+    from .url import default_store_url, open_store, register_store_scheme
+
+# name -> the module defining it, imported when the name is first used:
+# a command that needs one corner of this package does not load all of it
+_LAZY: dict[str, str] = {
+    "GCResult": ".api",
+    "InvalidPath": ".api",
+    "LocalStore": ".local",
+    "PathFilter": ".api",
+    "PathInfo": ".api",
+    "Store": ".api",
+    "StoreError": ".api",
+    "VerifyReport": ".local",
+    "auto_root_name": ".roots",
+    "default_store_url": ".url",
+    "open_store": ".url",
+    "register_store_scheme": ".url",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "GCResult",
