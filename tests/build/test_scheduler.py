@@ -374,7 +374,26 @@ _WORKER = textwrap.dedent(
     report = Scheduler(store, settings).build(sys.argv[3:])
     for p, r in sorted(report.results.items()):
         print(p, r.status.value, r.error)
+    # like a result link: the outputs stay alive after this process (whose
+    # temporary roots protect them until then)
+    for drv in sys.argv[3:]:
+        out = store.read_derivation(drv).outputs["out"].path
+        store.add_perm_root(out, sys.argv[2] + "/result-" + out[44:])
     sys.exit(0 if report.success else 1)
+    """
+)
+
+
+_GC_LOOP = textwrap.dedent(
+    """
+    import os, sys
+    from pynix.store.url import open_store
+    collections = 0
+    with open_store("local?root=" + sys.argv[1]) as store:
+        while not os.path.exists(sys.argv[2]):
+            store.collect_garbage()
+            collections += 1
+    print(collections)
     """
 )
 
@@ -399,22 +418,13 @@ def test_two_processes_build_each_output_once(env: Env) -> None:
     for top in (top1, top2):  # the derivations stay; their outputs have only temp roots
         env.store.add_perm_root(top, os.path.join(env.tmp, os.path.basename(top)))
     env.store.close()  # the workers open the store themselves
-    # ...while a collector runs in a loop: nothing they use may disappear
-    import threading
-
-    from pynix.store.url import open_store
-
-    stop = threading.Event()
-    collections: list[int] = []
-
-    def collect() -> None:
-        with open_store(f"local?root={env.root}") as gc_store:
-            while not stop.is_set():
-                gc_store.collect_garbage()
-                collections.append(1)
-
-    collector = threading.Thread(target=collect)
-    collector.start()
+    # ...while a third process collects garbage in a loop: nothing they use may
+    # disappear
+    stop_file = os.path.join(env.tmp, "stop-collecting")
+    collector = subprocess.Popen(
+        [sys.executable, "-c", _GC_LOOP, env.root, stop_file],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _WORKER, env.root, env.tmp, top],
@@ -427,9 +437,11 @@ def test_two_processes_build_each_output_once(env: Env) -> None:
     try:
         outputs = [p.communicate(timeout=120)[0] for p in procs]
     finally:
-        stop.set()
-        collector.join()
-    assert collections
+        with open(stop_file, "w"):
+            pass
+        gc_out = collector.communicate(timeout=60)[0]
+    assert collector.returncode == 0, gc_out
+    assert int(gc_out.split()[0]) > 0, gc_out  # it collected while they built
     assert [p.returncode for p in procs] == [0, 0], outputs
     built = {}
     for name in os.listdir(counts):
@@ -438,6 +450,20 @@ def test_two_processes_build_each_output_once(env: Env) -> None:
     assert built == dict.fromkeys(
         ["base", "shared0", "shared1", "shared2", "shared3", "only1", "only2", "top1", "top2"], 1
     )
+    # the results are complete and intact, with their whole closures
+    from pynix.store.url import open_store
+
+    with open_store(f"local?root={env.root}") as store:
+        assert store.verify(check_contents=True) == []
+        for top, name in ((top1, "top1"), (top2, "top2")):
+            out = store.read_derivation(top).outputs["out"].path
+            with open(store.real_path(out), encoding="utf-8") as fh:
+                assert fh.read() == f"{name}\n"
+            todo = [out]
+            while todo:
+                p = todo.pop()
+                assert store.is_valid_path(p)
+                todo.extend(r for r in store.query_path_info(p).references if r != p)
 
 
 def test_timeout(env: Env) -> None:
