@@ -1,0 +1,66 @@
+# The base package set, `final: { ... }`: the fixed point (with overlays) is
+# taken in ../default.nix. Every package directory ../NAME/default.nix is
+# `callPackage`d as NAME; attributes below win over those.
+{ lib, config, system, bootstrap, overlays }:
+final:
+let
+  callPackage = lib.callPackageWith final;
+
+  stdenvs = import ../stdenv {
+    inherit lib config system;
+    bootstrap = final.bootstrapTools;
+  };
+
+  trivial = import ../build-support/trivial-builders.nix {
+    inherit lib;
+    inherit (final) stdenvNoCC stdenv;
+  };
+
+  # build-support files written elsewhere, wired in when present
+  optionalFile = name: file:
+    lib.optionalAttrs (builtins.pathExists file) { ${name} = callPackage file { }; };
+
+  reserved = [ "build-support" "stdenv" "top-level" "lib" ];
+  entries = builtins.readDir ./..;
+  packageDirs = builtins.filter
+    (n: entries.${n} == "directory" && !(builtins.elem n reserved)
+        && builtins.pathExists (./.. + "/${n}/default.nix"))
+    (builtins.attrNames entries);
+  byName = lib.genAttrs packageDirs (n: callPackage (./.. + "/${n}") { });
+in
+byName
+// optionalFile "fetchDeb" ../build-support/fetch-deb.nix
+// optionalFile "fetchPypi" ../build-support/fetch-pypi.nix
+// optionalFile "importDeb" ../build-support/import-deb.nix
+// optionalFile "unpackWheel" ../build-support/unpack-wheel.nix
+// {
+  inherit lib config system callPackage;
+  pkgs = final;
+  newScope = extra: lib.callPackageWith (final // extra);
+
+  # this package set again, with one more overlay
+  extend = overlay: import ../. {
+    inherit system bootstrap config;
+    overlays = overlays ++ [ overlay ];
+  };
+  appendOverlays = more: import ../. {
+    inherit system bootstrap config;
+    overlays = overlays ++ more;
+  };
+
+  # { shell; initialPath; cc ? null; }: see ../stdenv/default.nix
+  bootstrapTools =
+    if bootstrap == null then
+      throw "no bootstrap tools yet: pass `bootstrap = { shell = ...; initialPath = [ ... ]; cc = ...; }` to <pynix/pkgs>"
+    else bootstrap;
+
+  inherit (stdenvs) stdenvNoCC stdenv wrapCC;
+  cc = stdenvs.cc;
+
+  inherit (trivial)
+    runtimeShell runCommandWith runCommand runCommandLocal runCommandCC
+    writeTextFile writeText writeTextDir writeScript writeScriptBin
+    writeShellScript writeShellScriptBin symlinkJoin mkShell;
+
+  buildEnv = callPackage ../build-support/build-env.nix { };
+}
