@@ -241,6 +241,23 @@ def test_hello_runs_from_the_store_alone(world: World) -> None:
     assert ls.returncode != 0
 
 
+def test_imports_are_reproducible(world: World) -> None:
+    """A second, fresh store builds bit-identical imports; --check agrees."""
+    hello = world.build("hello")
+    other = World(world.root.parent / "root2", world.work)
+    assert other.build("hello") == hello
+    for path in (hello, world.build("libc6")):
+        stores = [open_store(f"local?root={w.root}") for w in (world, other)]
+        try:
+            first, second = (s.query_path_info(path).nar_hash for s in stores)
+        finally:
+            for s in stores:
+                s.close()
+        assert first == second, path
+    rc, _out, err = world.pynix("build", "--check", "--no-link", "-f", "default.nix", "hello")
+    assert rc == 0, err.decode(errors="replace")
+
+
 def test_libc6_is_self_contained(world: World) -> None:
     libc6 = world.build("libc6")
     real = world.real(libc6)
@@ -282,11 +299,11 @@ def patchelf(inputs: Inputs, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def direct_import(name: str, deb: Path, base: Path, deps: list[str], patchelf: str,
-                  interpreter: str) -> tuple[Path, str]:  # fmt: skip
+                  interpreter: str, extra: tuple[str, ...] = ()) -> tuple[Path, str]:  # fmt: skip
     out = base / name
     logs: list[str] = []
-    DebImport(open_deb(str(deb)), str(out), str(out), [(d, d) for d in deps], [], patchelf,
-              interpreter, False, logs.append).run()  # fmt: skip
+    DebImport(open_deb(str(deb)), str(out), str(out), [(d, d) for d in deps],
+              [(e, e) for e in extra], patchelf, interpreter, False, logs.append).run()  # fmt: skip
     return out, "".join(logs)
 
 
@@ -313,6 +330,11 @@ def test_gawk_alternatives_and_libraries(inputs: Inputs, patchelf: str, tmp_path
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "1180591620717411303424 OK\n"
+    # declared extras (libraries loaded with dlopen) are added to every RPATH
+    hello, _ = direct_import("hello", inputs.debs["hello"], tmp_path, [str(libc6)], patchelf,
+                             loader, extra=(deps[1],))  # fmt: skip
+    assert read_elf(str(hello / "bin/hello")).search_path == [
+        f"{libc6}/lib/x86_64-linux-gnu", f"{deps[1]}/lib/x86_64-linux-gnu"]
 
 
 def test_parse_alternatives() -> None:

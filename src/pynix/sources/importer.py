@@ -517,7 +517,9 @@ def build_import_deb(ctx: BuiltinContext) -> None:
             raise ImportError_(f"dependency '{logical}' is not a directory")
     keep_docs = ctx.attr("keepDocs", "") not in ("", "0")
     patchelf_real = ctx.real_path(patchelf) if patchelf else None
-    if patchelf_real is not None and not os.access(patchelf_real, os.X_OK):
+    if patchelf_real is not None and not (
+        os.path.isfile(patchelf_real) and os.access(patchelf_real, os.X_OK)
+    ):
         raise ImportError_(f"patchelf '{patchelf}' is not an executable file")
     try:
         deb = open_deb(ctx.real_path(deb_path), deb_path)
