@@ -31,7 +31,9 @@ let
         prev' = prev // fApplied;
       in fApplied // g final prev';
 
-    composeManyExtensions = foldl' composeExtensions (_: _: { });
+    # (the step is a two-argument lambda on purpose: pynix's foldl' calls the
+    # curried composeExtensions with two arguments at once otherwise)
+    composeManyExtensions = foldl' (acc: ext: composeExtensions acc ext) (_: _: { });
 
     # -- lists and attribute sets ------------------------------------------------
 
@@ -116,23 +118,20 @@ let
     # -- overriding --------------------------------------------------------------------
 
     # `f args` with `override` (new arguments, or a function of the old ones)
-    # and an `overrideAttrs` that keeps `override` working.
+    # and an `overrideAttrs` whose changes survive a later `override`.
     makeOverridable = f: origArgs:
       let
         result = f origArgs;
-        overrideWith = newArgs: origArgs // (if isFunction newArgs then newArgs origArgs else newArgs);
-        override = newArgs: makeOverridable f (overrideWith newArgs);
-        keep = newResult:
-          if isAttrs newResult then
-            newResult // { inherit override; }
-            // optionalAttrs (newResult ? overrideAttrs) {
-              overrideAttrs = g: keep (newResult.overrideAttrs g);
-            }
-          else newResult;
+        overrideWith = newArgs:
+          origArgs // (if isFunction newArgs then newArgs origArgs else newArgs);
+        # the same result function, post-processed by `g`
+        overrideResult = g: makeOverridable (args: g (f args)) origArgs;
       in
       if isAttrs result then
-        result // { inherit override; } // optionalAttrs (result ? overrideAttrs) {
-          overrideAttrs = g: keep (result.overrideAttrs g);
+        result // {
+          override = newArgs: makeOverridable f (overrideWith newArgs);
+        } // optionalAttrs (result ? overrideAttrs) {
+          overrideAttrs = fdrv: overrideResult (x: x.overrideAttrs fdrv);
         }
       else result;
 

@@ -71,7 +71,7 @@ let
     }) drv;
 
   # `mkDerivation attrs` or `mkDerivation (finalAttrs: attrs)`; the result's
-  # `overrideAttrs` takes `prev: attrs` or `final: prev: attrs`.
+  # `overrideAttrs` takes `prev: attrs`, `final: prev: attrs` or just attrs.
   makeExtensible = rattrs:
     let
       finalAttrs = rattrs (finalAttrs // { inherit finalPackage; });
@@ -79,7 +79,8 @@ let
       overrideAttrs = f0:
         let
           f = final: prev:
-            let x = f0 prev; in if isFunction x then f0 final prev else x;
+            if !(isFunction f0) then f0
+            else let x = f0 prev; in if isFunction x then f0 final prev else x;
         in
         makeExtensible (final: let prev = rattrs final; in prev // f final prev);
     in

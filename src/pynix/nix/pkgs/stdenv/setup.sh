@@ -561,8 +561,11 @@ fixupOutputHooks+=(_stripOutput _shrinkRpathOutput _patchShebangsOutput)
 fixupPhase() {
     local output
     for output in $outputs; do
-        mkdir -p "${!output}"
-        chmod -R u+w -- "${!output}"
+        if [ -e "${!output}" ]; then
+            chmod -R u+w -- "${!output}"
+        else
+            mkdir -p "${!output}"
+        fi
     done
     runHook preFixup
     for output in $outputs; do

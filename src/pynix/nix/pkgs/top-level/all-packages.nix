@@ -16,9 +16,10 @@ let
     inherit (final) stdenvNoCC stdenv;
   };
 
-  # build-support files written elsewhere, wired in when present
+  # build-support functions kept in their own files (fetchers and importers
+  # of Debian and PyPI packages), wired in as they are when present
   optionalFile = name: file:
-    lib.optionalAttrs (builtins.pathExists file) { ${name} = callPackage file { }; };
+    lib.optionalAttrs (builtins.pathExists file) { ${name} = import file; };
 
   reserved = [ "build-support" "stdenv" "top-level" "lib" ];
   entries = builtins.readDir ./..;
