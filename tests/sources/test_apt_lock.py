@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -441,7 +442,11 @@ def fresh_apt(tmp_path: Path) -> Iterator[PrivateApt]:
 
 def test_private_state_leaves_the_machine_alone(fresh_apt: PrivateApt, tmp_path: Path) -> None:
     before = _snapshot("/var/lib/apt", "/var/cache/apt", "/etc/apt")
-    assert fresh_apt.ensure_updated() is True
+    # two at once: one fetches the lists, the other waits for it and finds them fresh
+    twin = PrivateApt(fresh_apt.root)
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(lambda a: a.ensure_updated(), [fresh_apt, twin]))
+    assert results == [False, True]
     assert fresh_apt.ensure_updated() is False  # fresh for a day
     lists = os.listdir(fresh_apt.path("state", "lists"))
     assert any(f.endswith("_dists_bookworm_InRelease") for f in lists)

@@ -521,7 +521,9 @@ class PrivateApt:
         return ["-c", self.path("apt.conf")]
 
     def _run(self, argv: list[str], *, what: str, cwd: str | None = None,
-             check: bool = True) -> str:
+             check: bool = True, harmless: str | None = None) -> str:
+        """Run an apt command; its output.  A failure is an error unless ``check``
+        is false or every error line of it contains ``harmless``."""
         env = dict(os.environ)
         env.pop("APT_CONFIG", None)
         env["LC_ALL"] = "C.UTF-8"
@@ -533,6 +535,9 @@ class PrivateApt:
             raise AptError(f"{what}: '{argv[0]}' is not installed (pynix needs apt)") from None
         except subprocess.TimeoutExpired:
             raise AptError(f"{what}: '{argv[0]}' took longer than {TIMEOUT:.0f} s") from None
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("E:")]
+        if harmless is not None and errors and all(harmless in ln for ln in errors):
+            check = False
         if check and proc.returncode != 0:
             raise AptError(f"{what} failed: {_stderr_summary(proc.stderr)}")
         self._last_stderr = proc.stderr
@@ -592,8 +597,8 @@ class PrivateApt:
             return []
         self.ensure_updated()
         with self._lock(exclusive=False):
-            out = self._run(["apt-cache", *self._args(), "show", "--", *names], check=False,
-                            what="apt-cache show")
+            out = self._run(["apt-cache", *self._args(), "show", "--", *names],
+                            what="apt-cache show", harmless="No packages found")
         return parse_records(out)
 
     def records(self, name: str, arch: str | None = None) -> list[PackageRecord]:
@@ -607,8 +612,8 @@ class PrivateApt:
             return {}
         self.ensure_updated()
         with self._lock(exclusive=False):
-            out = self._run(["apt-cache", *self._args(), "showpkg", "--", *names], check=False,
-                            what="apt-cache showpkg")
+            out = self._run(["apt-cache", *self._args(), "showpkg", "--", *names],
+                            what="apt-cache showpkg", harmless="No packages found")
         return parse_reverse_provides(out)
 
     def _spec(self, name: str, version: str, arch: str | None) -> str:
