@@ -250,6 +250,18 @@ def test_unsafe_members(tmp_path: Path, members: list[tuple[tarfile.TarInfo, byt
     assert not Path("/tmp/owned").exists()
 
 
+def test_hard_link_to_a_symbolic_link_does_not_follow_it(tmp_path: Path) -> None:
+    deb = make_deb(tmp_path / "h.deb", [
+        (entry("./a", tarfile.SYMTYPE, link="/etc/hostname"), None),
+        (entry("./b", tarfile.LNKTYPE, link="./a"), None),
+    ])  # fmt: skip
+    out = tmp_path / "out"
+    out.mkdir()
+    extract_data(open_deb(str(deb)), str(out))
+    assert os.readlink(out / "b") == "/etc/hostname"
+    assert os.lstat(out / "b").st_ino != os.stat("/etc/hostname").st_ino
+
+
 def test_special_members(tmp_path: Path) -> None:
     dev = entry("./dev/null", tarfile.CHRTYPE)
     fifo = entry("./run/fifo", tarfile.FIFOTYPE)

@@ -345,14 +345,18 @@ update-alternatives --quiet --install /usr/bin/awk awk /usr/bin/gawk 10 \\
   --slave /usr/bin/nawk nawk /usr/bin/gawk
 if true; then update-alternatives --install /usr/bin/vi vi /usr/bin/vim.basic 30; fi
 for i in a b; do update-alternatives --install /usr/bin/$i $i /usr/bin/x 1; done
+update-alternatives --install /usr/bin/lzma lzma /usr/bin/xz 20 $(
+    slave /usr/bin unlzma unxz
+)
 """
     found, skipped = parse_alternatives(script)
     assert [(a.link, a.name, a.path, a.priority) for a in found] == [
         ("/usr/bin/awk", "awk", "/usr/bin/gawk", 10),
         ("/usr/bin/vi", "vi", "/usr/bin/vim.basic", 30),
+        ("/usr/bin/lzma", "lzma", "/usr/bin/xz", 20),
     ]
     assert found[0].slaves[1] == ("/usr/bin/nawk", "nawk", "/usr/bin/gawk")
-    assert len(skipped) == 1 and "$i" in skipped[0]
+    assert len(skipped) == 2 and "$i" in skipped[0] and "$(" in skipped[1]
 
 
 def test_flatten() -> None:

@@ -362,7 +362,8 @@ def extract_data(
                         else:
                             note(f"skipped hard link '{rel}': '{target_rel}' already exists")
                             continue
-                    os.link(os.path.join(dest, source_out), out)
+                    # never follow: a link to a symbolic link is a copy of the link
+                    os.link(os.path.join(dest, source_out), out, follow_symlinks=False)
                     result.hardlinks += 1
                 elif info.isfile():
                     if existing:

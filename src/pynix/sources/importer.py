@@ -106,7 +106,8 @@ class Alternative:
 
 def parse_alternatives(script: str) -> tuple[list[Alternative], list[str]]:
     """The ``update-alternatives --install`` calls of a maintainer script, and
-    the calls that could not be understood (they use shell variables...)."""
+    the calls not (fully) understood: those using shell expansions count up to
+    the first expansion."""
     found: list[Alternative] = []
     skipped: list[str] = []
     logical = script.replace("\\\n", " ")
@@ -118,11 +119,11 @@ def parse_alternatives(script: str) -> tuple[list[Alternative], list[str]]:
         except ValueError:
             skipped.append(line.strip())
             continue
-        try:
-            start = words.index("update-alternatives")
-        except ValueError:
+        starts = [i for i, w in enumerate(words) if posixpath.basename(w) == "update-alternatives"]
+        if not starts:
             skipped.append(line.strip())
             continue
+        start = starts[0]
         args: list[str] = []
         for word in words[start + 1:]:
             if word in (";", "&&", "||", "|") or word.endswith(";"):
@@ -130,9 +131,11 @@ def parse_alternatives(script: str) -> tuple[list[Alternative], list[str]]:
                     args.append(word[:-1])
                 break
             args.append(word)
-        if any("$" in a or "`" in a for a in args):
+        dynamic = [i for i, a in enumerate(args) if "$" in a or "`" in a]
+        if dynamic:
+            # what comes before the first shell expansion is still understood
             skipped.append(line.strip())
-            continue
+            args = args[: dynamic[0]]
         current: Alternative | None = None
         i = 0
         while i < len(args):
@@ -345,7 +348,7 @@ class DebImport:
             return
         found, skipped = parse_alternatives(script)
         for line in skipped:
-            self.log(f"warning: not understood in postinst: {line}\n")
+            self.log(f"warning: not fully understood in postinst: {line}\n")
         best: dict[str, Alternative] = {}
         for alt in found:
             if alt.name not in best or alt.priority > best[alt.name].priority:
@@ -527,6 +530,8 @@ def build_import_deb(ctx: BuiltinContext) -> None:
                   ctx.attr("interpreter", ""), keep_docs, ctx.log).run()  # fmt: skip
     except DebError as e:
         raise ImportError_(str(e)) from None
+    except (ValueError, UnicodeError) as e:
+        raise ImportError_(f"cannot import '{deb_path}': {e}") from None
 
 
 # -- wheels --------------------------------------------------------------------------
