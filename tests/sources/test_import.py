@@ -389,8 +389,10 @@ def _entry(name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644,
     return info
 
 
-def synthetic_deb(path: Path, entries: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
-    control = _tar([(_entry("./control"), b"Package: synth\nVersion: 1\n")])
+def synthetic_deb(path: Path, entries: list[tuple[tarfile.TarInfo, bytes | None]],
+                  postinst: str = "") -> Path:  # fmt: skip
+    scripts = [(_entry("./postinst", mode=0o755), postinst.encode())] if postinst else []
+    control = _tar([(_entry("./control"), b"Package: synth\nVersion: 1\n"), *scripts])
     out = bytearray(b"!<arch>\n")
     for name, data in (("debian-binary", b"2.0\n"), ("control.tar.xz", control),
                        ("data.tar.xz", _tar(entries))):  # fmt: skip
@@ -436,6 +438,21 @@ def test_links_and_setuid(tmp_path: Path, patchelf: str) -> None:
     assert os.readlink(out / "share/synth/etc-link") == "/etc/machine-id"
     assert "left symbolic link 'share/synth/etc-link'" in log
     assert not (out / "share/doc").exists()
+
+
+def test_alternatives_are_not_made_through_links(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    deb = synthetic_deb(tmp_path / "alt.deb", [
+        (_entry("./usr/bin/tool", mode=0o755), b"#!/bin/sh\n"),
+        (_entry("./etc/alt", tarfile.SYMTYPE, link=str(outside)), None),
+    ], postinst="update-alternatives --install /etc/alt/x x /usr/bin/tool 10\n"
+                "update-alternatives --install /usr/bin/t t /usr/bin/tool 10\n")  # fmt: skip
+    out = tmp_path / "out"
+    DebImport(open_deb(str(deb)), str(out), str(out), [], [], None, "", False,
+              lambda _: None).run()  # fmt: skip
+    assert list(outside.iterdir()) == []
+    assert os.readlink(out / "bin/t") == "tool"
 
 
 def test_bad_wheel(tmp_path: Path) -> None:

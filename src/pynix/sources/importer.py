@@ -365,7 +365,7 @@ class DebImport:
         if link_out is None or not target:
             return
         full = os.path.join(self.out, link_out)
-        if os.path.lexists(full):
+        if os.path.lexists(full) or _through_link(self.out, link_out):
             return
         if not self._exists(target):
             self.log(f"alternative '{name}': '{path}' is not in this package; no "
@@ -477,6 +477,16 @@ class DebImport:
             want = args[args.index("--set-rpath") + 1]
             if ":".join(after.search_path) != want:
                 raise ImportError_(f"patchelf did not set the RPATH of '{rel}'")
+
+
+def _through_link(root: str, rel: str) -> bool:
+    """Whether a parent directory of ``rel`` under ``root`` is a symbolic link."""
+    path = root
+    for part in rel.split("/")[:-1]:
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            return True
+    return False
 
 
 def _relative_error(e: Exception, root: str) -> str:
