@@ -12,12 +12,13 @@ import glob
 import json
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pynix.cli import nixcmd
+from pynix.cli import nixcmd  # type: ignore[import-untyped,unused-ignore]
 
 TRACEBACK = b"Traceback (most recent call last)"
 SH = os.path.realpath("/bin/sh")
@@ -143,6 +144,48 @@ class PkgsWorld:
 
     def real(self, path: str) -> Path:
         return Path(str(self.root) + path)
+
+
+PYNIX_NIX_DIR = str(Path(nixcmd.__file__).resolve().parent.parent / "nix")
+
+
+def require_nix() -> None:
+    """Skip a comparison with the real Nix without it; under CI it must fail."""
+    if not all(shutil.which(t) for t in ("nix", "nix-build", "nix-instantiate")):
+        msg = "the real Nix is needed as the oracle but is missing"
+        if os.environ.get("CI"):
+            pytest.fail(msg + " (CI is set: it is required)")
+        pytest.skip(msg)
+
+
+def real_nix(tool: str, world: PkgsWorld, *args: str) -> str:
+    """Run the real Nix's ``tool`` on the same files, with its own chroot
+    store next to pynix's and ``<pynix>`` pointing at pynix's Nix files."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(world.dir),
+        "NIX_PATH": "",
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "NIX_CONFIG": "substituters =\nexperimental-features = nix-command\n"
+                      f"sandbox-paths = {SANDBOX_PATHS}\ncores = 2\n",
+    }
+    store = str(world.root.parent / "nixroot")
+    proc = subprocess.run([tool, "--store", store, "-I", f"pynix={PYNIX_NIX_DIR}", *args],
+                          capture_output=True, text=True, cwd=world.dir, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def nix_path_info(world: PkgsWorld, path: str) -> dict[str, object]:
+    store = str(world.root.parent / "nixroot")
+    proc = subprocess.run(["nix", "--extra-experimental-features", "nix-command", "path-info",
+                           "--store", store, "--json", path],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    (info,) = json.loads(proc.stdout)
+    assert isinstance(info, dict)
+    return info
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,9 @@ broken), the pluggable bootstrap."""
 
 from __future__ import annotations
 
-from .conftest import PkgsWorld
+import json
+
+from .conftest import PkgsWorld, real_nix, require_nix
 
 PKG = """
   { stdenvNoCC, greeting ? "hello", who }:
@@ -217,3 +219,33 @@ def test_stdenv_without_cc(pk: PkgsWorld) -> None:
       bootstrap = { shell = "/bin/bash"; initialPath = [ "/usr" ]; };
     }).stdenv.mkDerivation { name = "x"; }""")
     assert "no C compiler" in pk.eval_fails("s.nix", "drvPath").err
+
+
+def test_same_derivations_as_nix(pk: PkgsWorld) -> None:
+    """The package set is plain Nix: the real Nix evaluates it to the same
+    derivation paths (overlays, callPackage, overrideAttrs included)."""
+    require_nix()
+    pk.write("greeter.nix", PKG)
+    pk.write("d.nix", """let pkgs = import ./pkgs.nix {
+        system = "x86_64-linux";
+        overlays = [
+          (final: prev: { who = "nix"; greeter = final.callPackage ./greeter.nix { }; })
+        ];
+      }; in with pkgs; [
+        stdenvNoCC.drvPath
+        (writeText "x" "y").drvPath
+        (writeShellScriptBin "a" "echo a").drvPath
+        (runCommand "r" { v = 1; } "echo $v > $out").drvPath
+        (symlinkJoin { name = "j"; paths = [ (writeText "x" "y") ]; }).drvPath
+        (buildEnv { name = "e"; paths = [ (writeTextDir "bin/x" "y") ]; }).drvPath
+        (mkShell { packages = [ (writeText "x" "y") ]; }).drvPath
+        greeter.drvPath
+        (greeter.overrideAttrs (old: { pname = "other"; })).drvPath
+        (greeter.override { greeting = "hi"; }).drvPath
+      ]""")
+    r = pk.pynix("eval", "--json", "-f", "d.nix")
+    assert r.ok, r.err
+    ours = json.loads(r.stdout)
+    theirs = json.loads(real_nix("nix-instantiate", pk, "--eval", "--strict", "--json", "d.nix"))
+    assert ours == theirs
+    assert len(set(ours)) == len(ours)

@@ -175,4 +175,5 @@ def test_mk_shell(pk: PkgsWorld) -> None:
     assert "MY_VAR=\"my-value\"" in out
     hook = pk.eval(f, "shell.shellHook")
     assert hook == "echo base-hook\necho my-hook"
-    assert tool in pk.eval(f, "shell.nativeBuildInputs")[0]
+    native = pk.eval(f, "shell.nativeBuildInputs")
+    assert isinstance(native, list) and native[0] == tool
