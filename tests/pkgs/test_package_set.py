@@ -150,6 +150,7 @@ def test_unfree_refused(pk: PkgsWorld) -> None:
     # but its metadata is readable (for search)
     assert pk.eval(f, "meta.description") == "proprietary"
     assert pk.eval(f, "meta.license.free") is False
+    assert pk.eval(f, "meta.available") is False
     assert pk.eval(f, "name") == "secret-1.0"
 
 
@@ -175,6 +176,7 @@ def test_free_license_and_meta(pk: PkgsWorld) -> None:
     assert [lic["shortName"] for lic in meta["license"]] == ["MIT", "GPL-3.0-or-later"]
     assert meta["mainProgram"] == "free"
     assert "x86_64-linux" in meta["platforms"]
+    assert meta["available"] is True
     pk.build(f)
 
 

@@ -251,9 +251,10 @@ def test_c_program(pk: PkgsWorld) -> None:
       greet = stdenv.mkDerivation {
         pname = "greet"; version = "1.0"; src = ./greet; doCheck = false;
       };
+      unused = writeTextDir "lib/libunused.so" "";
       hello = stdenv.mkDerivation {
         pname = "hello"; version = "1.0"; src = ./hello;
-        buildInputs = [ greet ];
+        buildInputs = [ greet unused ];
         enableParallelBuilding = true;
         meta.mainProgram = "hello";
       };
@@ -266,6 +267,8 @@ def test_c_program(pk: PkgsWorld) -> None:
     # linked against the store library, with an RPATH to it
     dyn = subprocess.run(["readelf", "-d", str(exe)], capture_output=True, text=True).stdout
     assert f"{greet}/lib" in dyn
+    # only directories that provide a linked library go into the RPATH
+    assert pk.build(f, "unused") not in dyn
     lib_dir = str(pk.real(greet) / "lib")
     run = subprocess.run([str(exe)], capture_output=True, text=True,
                          env={**os.environ, "LD_LIBRARY_PATH": lib_dir})

@@ -2,7 +2,8 @@
 # real compiler (`gcc`: a store path or a path string such as "/usr" with
 # bin/gcc and bin/g++) with the C library `libc` (a path with include/ and
 # lib/), an optional `sysroot`, the dynamic linker `dynamicLinker`, the
-# include/lib flags of the build inputs, and an RPATH for every store -L.
+# include/lib flags of the build inputs, and an RPATH for every store -L
+# directory that provides a shared library being linked.
 # Binutils found next to the compiler are linked into bin/ as they are.
 { lib
 , stdenvNoCC

@@ -1,7 +1,8 @@
 #!@shell@
 # pynix cc-wrapper around @real@: adds the C library (@libc@), the sysroot,
 # the dynamic linker, the flags of the build inputs (NIX_CFLAGS_COMPILE,
-# NIX_LDFLAGS) and an RPATH entry for every -L directory in the store.
+# NIX_LDFLAGS) and an RPATH entry for every store directory that provides a
+# shared library being linked.
 store="${NIX_STORE:-/nix/store}"
 linking=1
 inputs=0
@@ -32,9 +33,35 @@ after+=(${NIX_CFLAGS_COMPILE:-})
 
 if [ "$linking" = 1 ]; then
     after+=("-Wl,-dynamic-linker,@dynamicLinker@" @extraLDFlags@)
+    # shellcheck disable=SC2206
+    ldflags=(${NIX_LDFLAGS:-})
+    # the libraries linked (-lNAME, or a store .so named directly)
+    libs=()
+    usedDirs=" "
+    for arg in "$@" "${ldflags[@]}"; do
+        case "$arg" in
+            -l?*) libs+=("${arg#-l}") ;;
+            "$store"/*.so | "$store"/*.so.*) usedDirs+="${arg%/*} " ;;
+        esac
+    done
+    # An RPATH entry for a store -L directory that provides one of them
+    # (fixup shrinks RPATHs further when patchelf is there).
     rpaths=" "
     addRpath() {
         case "$rpaths" in *" $1 "*) return ;; esac
+        local lib
+        case "$usedDirs" in
+            *" $1 "*) ;;
+            *)
+                for lib in ${libs[@]+"${libs[@]}"}; do
+                    if [ -e "$1/lib$lib.so" ] || compgen -G "$1/lib$lib.so.*" >/dev/null; then
+                        lib=found
+                        break
+                    fi
+                done
+                [ "$lib" = found ] || return 0
+                ;;
+        esac
         rpaths+="$1 "
         after+=("-Wl,-rpath,$1")
     }
@@ -43,8 +70,6 @@ if [ "$linking" = 1 ]; then
             -L"$store"/*) addRpath "${arg#-L}" ;;
         esac
     done
-    # shellcheck disable=SC2206
-    ldflags=(${NIX_LDFLAGS:-})
     i=0
     while [ "$i" -lt "${#ldflags[@]}" ]; do
         flag="${ldflags[$i]}"
@@ -61,6 +86,9 @@ if [ "$linking" = 1 ]; then
             *) after+=("-Wl,$flag") ;;
         esac
         i=$((i + 1))
+    done
+    for dir in $usedDirs; do
+        addRpath "$dir"
     done
 fi
 

@@ -1,5 +1,6 @@
 # Whether a package may be evaluated, given its meta and the package set's
-# config: true, or a throw that says why not and which option allows it.
+# config: { valid = true; } or { valid = false; message = why not, and which
+# option allows it; }.
 { lib, config, system }:
 let
   inherit (lib) toList filter isAttrs elem concatMapStringsSep;
@@ -17,22 +18,26 @@ let
   supported = (platforms == null || elem system platforms)
     && !(elem system (meta.badPlatforms or [ ]));
 in
-if unfree != [ ] && !allowUnfree then
-  throw ''
+if unfree != [ ] && !allowUnfree then {
+  valid = false;
+  message = ''
     Package '${name}' has an unfree license (${concatMapStringsSep ", " (l: "'${shortName l}'") unfree}), refusing to evaluate.
 
     To allow unfree packages, set { allowUnfree = true; } in the package set's config:
       import <pynix/pkgs> { config = { allowUnfree = true; }; }
-    or allow this one with config.allowUnfreePredicate = pkg: ...;''
-else if !supported && !(config.allowUnsupportedSystem or false) then
-  throw ''
+    or allow this one with config.allowUnfreePredicate = pkg: ...;'';
+} else if !supported && !(config.allowUnsupportedSystem or false) then {
+  valid = false;
+  message = ''
     Package '${name}' is not available on the requested system '${system}' (its meta.platforms = ${showList (if platforms == null then [ ] else platforms)}), refusing to evaluate.
 
-    To build it anyway, set { allowUnsupportedSystem = true; } in the package set's config.''
-else if (meta.broken or false) && !(config.allowBroken or false) then
-  throw ''
+    To build it anyway, set { allowUnsupportedSystem = true; } in the package set's config.'';
+} else if (meta.broken or false) && !(config.allowBroken or false) then {
+  valid = false;
+  message = ''
     Package '${name}' is marked as broken, refusing to evaluate.
 
-    To build it anyway, set { allowBroken = true; } in the package set's config.''
-else
-  true
+    To build it anyway, set { allowBroken = true; } in the package set's config.'';
+} else {
+  valid = true;
+}

@@ -60,11 +60,11 @@ let
         if clashes != [ ] then
           throw "stdenv.mkDerivation (${name}): '${builtins.head clashes}' is given both as an attribute and in 'env'"
         else derivation drvAttrs;
-      meta = {
-        inherit name;
-        available = true;
-      } // attrs.meta or { };
-      valid = checkMeta { inherit name meta attrs; };
+      givenMeta = attrs.meta or { };
+      validity = checkMeta { inherit name attrs; meta = givenMeta; };
+      # `available` says whether the package may be evaluated (for listings)
+      meta = { inherit name; } // givenMeta // { available = validity.valid; };
+      valid = validity.valid || throw validity.message;
     in
     lib.extendDerivation valid (attrs.passthru or { } // {
       inherit meta overrideAttrs;
