@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -465,6 +466,17 @@ def test_private_state_leaves_the_machine_alone(fresh_apt: PrivateApt, tmp_path:
         fh.write("deb http://extra.invalid/debian bookworm main\n")
     other = PrivateApt(fresh_apt.root, etc_dir=str(etc))
     assert other.is_fresh() is False and fresh_apt.is_fresh() is True
+    # lists older than a day are refreshed; without a network the old ones still serve
+    old = time.time() - 2 * 86400
+    os.utime(fresh_apt.path("state", "updated"), (old, old))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("http_proxy", "http://127.0.0.1:9")
+        mp.setenv("https_proxy", "http://127.0.0.1:9")
+        with pytest.raises(AptError, match="apt-get update of the 'bookworm' lists failed"):
+            PrivateApt(fresh_apt.root).ensure_updated(refresh=True)
+        offline = PrivateApt(fresh_apt.root)
+        assert offline.ensure_updated() is False
+        assert [r.version for r in offline.records("hello")] == ["2.10-3"]
 
 
 def test_download_of_a_missing_version_names_it(apt: PrivateApt, tmp_path: Path) -> None:

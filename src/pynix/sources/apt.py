@@ -434,6 +434,7 @@ class PrivateApt:
         self.etc_dir = etc_dir
         self.os_release = os_release
         self._last_stderr = ""
+        self._stale_ok = False
         self._release = release
         self.max_age = max_age
         self._sources: str | None = None
@@ -567,26 +568,45 @@ class PrivateApt:
         return (digest == hashlib.sha256(self.sources_text().encode()).hexdigest()
                 and 0 <= age < self.max_age)
 
+    def _stamp_digest(self) -> str | None:
+        try:
+            with open(self._stamp(), encoding="utf-8") as fh:
+                return fh.read().strip()
+        except OSError:
+            return None
+
     def ensure_updated(self, refresh: bool = False) -> bool:
-        """Fetch the lists if missing, stale or asked for; true when it did."""
-        if not refresh and os.path.exists(self.path("apt.conf")) and self.is_fresh():
+        """Fetch the lists if missing, stale or asked for; true when it did.
+
+        When lists of the same sources are merely older than a day and
+        fetching new ones fails (no network), the old ones are used: pins are
+        checked by hash anyway.
+        """
+        if not refresh and (self._stale_ok or (os.path.exists(self.path("apt.conf"))
+                                               and self.is_fresh())):
             self._setup()
             return False
         with self._lock(exclusive=True):
             self._setup()
             if not refresh and self.is_fresh():  # another process just did it
                 return False
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._stamp())
-            self._run(["apt-get", *self._args(), "-q", "update"],
-                      what=f"apt-get update of the '{self.release}' lists")
-            failed = [ln for ln in self._last_stderr.splitlines()
-                      if ln.startswith(("E:", "W: Failed", "Err:"))]
-            if failed:
-                raise AptError(f"apt-get update of the '{self.release}' lists failed: "
-                               + "; ".join(failed))
+            digest = hashlib.sha256(self.sources_text().encode()).hexdigest()
+            have_old = self._stamp_digest() == digest
+            try:
+                self._run(["apt-get", *self._args(), "-q", "update"],
+                          what=f"apt-get update of the '{self.release}' lists")
+                failed = [ln for ln in self._last_stderr.splitlines()
+                          if ln.startswith(("E:", "W: Failed", "Err:"))]
+                if failed:
+                    raise AptError(f"apt-get update of the '{self.release}' lists failed: "
+                                   + "; ".join(failed))
+            except AptError:
+                if have_old and not refresh:
+                    self._stale_ok = True
+                    return False
+                raise
             with open(self._stamp(), "w", encoding="utf-8") as fh:
-                fh.write(hashlib.sha256(self.sources_text().encode()).hexdigest() + "\n")
+                fh.write(digest + "\n")
             return True
 
     # queries
