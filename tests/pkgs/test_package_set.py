@@ -251,3 +251,24 @@ def test_same_derivations_as_nix(pk: PkgsWorld) -> None:
     theirs = json.loads(real_nix("nix-instantiate", pk, "--eval", "--strict", "--json", "d.nix"))
     assert ours == theirs
     assert len(set(ours)) == len(ours)
+
+
+def test_bootstrap_from_the_package_set(pk: PkgsWorld) -> None:
+    """`bootstrap` may be a function of the finished set (tools that are
+    packages themselves), and an overlay may replace `bootstrapTools`."""
+    pk.write("b.nix", """let
+      pkgs = import <pynix/pkgs> {
+        overlays = [ (final: prev: { hostUsr = "/usr"; }) ];
+        bootstrap = final: { shell = "/bin/bash"; initialPath = [ final.hostUsr ]; };
+      };
+      swapped = pkgs.extend (final: prev: {
+        bootstrapTools = prev.bootstrapTools // { initialPath = [ "/usr" "/opt" ]; };
+      });
+    in {
+      path = pkgs.stdenvNoCC.initialPath;
+      swapped = swapped.stdenvNoCC.initialPath;
+      text = pkgs.writeText "t" "from a function bootstrap";
+    }""")
+    assert pk.eval("b.nix", "path") == ["/usr"]
+    assert pk.eval("b.nix", "swapped") == ["/usr", "/opt"]
+    assert pk.real(pk.build("b.nix", "text")).read_text() == "from a function bootstrap"

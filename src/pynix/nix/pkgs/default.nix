@@ -4,7 +4,7 @@
 #     overlays = [ (final: prev: { ... }) ];   # applied in order
 #     config = { allowUnfree = false; };
 #     system = builtins.currentSystem;
-#     bootstrap = { shell; initialPath = [ ... ]; cc ? null; };
+#     bootstrap = { shell; initialPath = [ ... ]; cc ? null; };  # or pkgs: { ... }
 #   }
 #
 # The set is the fixed point of the base set (top-level/all-packages.nix)

@@ -49,10 +49,13 @@ byName
     overlays = overlays ++ more;
   };
 
-  # { shell; initialPath; cc ? null; }: see ../stdenv/default.nix
+  # { shell; initialPath; cc ? null; } (see ../stdenv/default.nix), or a
+  # function of the finished package set giving it (for tools that are
+  # themselves packages of the set, built without stdenv)
   bootstrapTools =
     if bootstrap == null then
       throw "no bootstrap tools yet: pass `bootstrap = { shell = ...; initialPath = [ ... ]; cc = ...; }` to <pynix/pkgs>"
+    else if builtins.isFunction bootstrap then bootstrap final
     else bootstrap;
 
   inherit (stdenvs) stdenvNoCC stdenv wrapCC;
