@@ -313,3 +313,15 @@ def test_restoring_mutations_never_crashes(data: bytes) -> None:
             assert os.listdir(box) == []
             return
         assert dump_tree(tree_on_disk(Path(target))) == data
+
+
+def test_truncated_contents_leave_nothing(tmp_path: Path) -> None:
+    """The file is created before its contents arrive; when they never do, the
+    partial file goes too."""
+    nar = dump_tree(NarRegular(b"x" * 1000))
+    for cut in (len(nar) - 600, len(nar) - 8):
+        box = tmp_path / f"box-{cut}"
+        box.mkdir()
+        with pytest.raises(NarError):
+            restore_nar(io.BytesIO(nar[:cut]), str(box / "out"))
+        assert os.listdir(box) == []

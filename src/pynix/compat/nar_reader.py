@@ -280,6 +280,9 @@ def restore_nar(source: NarSource, target: FsPath, *, trailing_ok: bool = False)
                 os.close(dir_fds.pop())
             where = dir_fds[depth]
             name = event.path[-1] if event.path else base
+            # from here on something may exist at the target (a regular file is
+            # created before its contents arrive): an error must remove it
+            created = True
             if isinstance(event, DirectoryEvent):
                 os.mkdir(name, 0o777, dir_fd=where)
                 flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -288,7 +291,10 @@ def restore_nar(source: NarSource, target: FsPath, *, trailing_ok: bool = False)
                 os.symlink(event.target, name, dir_fd=where)
             else:
                 _restore_regular(event, name, where)
-            created = True
+    except FileExistsError:
+        # only the target itself can clash (the reader rejects duplicate
+        # entries): someone else made it after our check; it is not ours
+        raise
     except BaseException:
         if created:
             _remove_partial(target_path)

@@ -49,7 +49,9 @@ def binary(f: Any) -> Any:
     the uncurried form the compiler made for ``a: b: ...`` lambdas, when there is one."""
     if type(f) is FunctionType:
         u = getattr(f, "u", None)
-        if u is not None:
+        # `u` takes every parameter of the curried chain at once: only a chain
+        # of exactly two (`a: b: ...`) is a function of two arguments
+        if u is not None and u.__code__.co_argcount == 2:
             return u
     return partial(_apply2, f)
 
