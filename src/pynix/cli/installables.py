@@ -7,7 +7,8 @@ as ``nix-build`` does (:mod:`.derivations`); each selects the output named by
 its ``outputName``.  Otherwise an argument is a store path, or a symlink
 leading to one (``./result``): a ``.drv`` path stands for its outputs
 (``/nix/store/x.drv^out,dev``, ``x.drv!out`` or ``x.drv^*`` select some),
-any other path for itself.
+any other path for itself.  ``pkgs#ATTR`` is a package of pynix's package
+set (:mod:`.pkgsref`).
 """
 
 from __future__ import annotations
@@ -173,7 +174,14 @@ def resolve(ctx: StoreContext, flags: InstallableFlags, stdin: IO[bytes],
             raise UsageError("nothing to do: give installables, or --file FILE or --expr EXPR")
         args = default
     targets: list[Target] = []
+    pkgs = None
     for a in args:
+        if a.startswith("pkgs#"):  # pynix's package set (.pkgsref)
+            from .pkgsref import PackageResolver, resolve_targets
+
+            pkgs = pkgs or PackageResolver(ctx, flags, stdin, scheduler)
+            targets.extend(resolve_targets(pkgs, a))
+            continue
         if "/" not in a:
             raise CommandError(
                 f"cannot use '{a}': flake references are not supported yet "
