@@ -104,6 +104,15 @@ def test_collisions_name_both_paths(kw: PkgsWorld) -> None:
     assert os.readlink(kw.real(gen) / "bin" / "hello") == f"{other}/bin/hello"
 
 
+def test_linked_directories_are_merged(kw: PkgsWorld) -> None:
+    # wrapped's bin is a link to hello's bin: merging it with exiter's bin lists it
+    kw.ok(kw.pynix("profile", "install", "pkgs#exiter", "pkgs#wrapped"))
+    gen = os.readlink(default_profile(kw).parent / "profile-1-link")
+    wrapped = out_path(kw, "wrapped")
+    assert os.readlink(kw.real(gen) / "bin" / "hello") == f"{wrapped}/bin/hello"
+    assert (kw.real(gen) / "bin" / "exit-with").is_symlink()
+
+
 def test_remove_upgrade_rollback_history(kw: PkgsWorld) -> None:
     profile = default_profile(kw)
     kw.ok(kw.pynix("profile", "install", "pkgs#hello", "pkgs#exiter", "pkgs#shout"))

@@ -41,7 +41,8 @@ def test_everything_but_broken_packages_and_functions(kw: PkgsWorld) -> None:
     out = kw.ok(kw.pynix("search", "pkgs")).decode()
     names = [line.split()[1] for line in out.splitlines() if line.startswith("* ")]
     assert names == ["pkgs.exiter", "pkgs.hello", "pkgs.nested.tool", "pkgs.noprogram",
-                     "pkgs.otherhello", "pkgs.shout", "pkgs.sleeper", "pkgs.whereami"]
+                     "pkgs.otherhello", "pkgs.shout", "pkgs.sleeper", "pkgs.whereami",
+                     "pkgs.wrapped"]
     assert "* pkgs.noprogram (1)\n" in out  # no description: no second line
 
 
@@ -98,7 +99,7 @@ def test_cache_is_invalidated_by_changes(kw: PkgsWorld) -> None:
     # a new file in the package set's directory counts too
     (kw.pkgs_dir / "default.nix").write_text(
         (kw.pkgs_dir / "default.nix").read_text().replace(
-            "in {", "in { extra = import ./extra.nix { inherit mk; };", 1))
+            "in rec {", "in rec { extra = import ./extra.nix { inherit mk; };", 1))
     (kw.pkgs_dir / "extra.nix").write_text(
         '{ mk }: mk { name = "extra-9"; args = [ "-c" "echo > $out" ]; }')
     assert kw.ok(kw.pynix("search", "pkgs", "extra")).decode() == "* pkgs.extra (9)\n"

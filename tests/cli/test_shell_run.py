@@ -46,7 +46,7 @@ let
         // (if priority == null then { } else { inherit priority; });
     };
   helloVersion = builtins.replaceStrings [ "\n" ] [ "" ] (builtins.readFile ./hello-version);
-in {
+in rec {
   hello = script {
     pname = "hello"; version = helloVersion;
     description = "A program that produces a familiar, friendly greeting";
@@ -77,6 +77,11 @@ in {
     description = "Another program called hello";
     text = ''echo "other hello"'';
   };
+  # its bin is a link to hello's (absolute, into the store)
+  wrapped = mk {
+    name = "wrapped-1"; inherit hello;
+    args = [ "-c" "/usr/bin/mkdir $out; /usr/bin/ln -s $hello/bin $out/bin" ];
+  } // { meta.mainProgram = "hello"; };
   noprogram = mk { name = "noprogram-1"; args = [ "-c" "/usr/bin/mkdir -p $out/lib" ]; };
   broken = throw "this package is broken on purpose";
   lib = { id = x: x; };
@@ -252,6 +257,13 @@ def test_run_from_file_and_store_path(kw: PkgsWorld) -> None:
     kw.ok(kw.pynix("build", "pkgs#hello"))
     r = kw.pynix("run", "./result", "--", "p")
     assert kw.ok(r) == b"Hello, world! (2.10) p\n"
+
+
+@needs_bwrap
+def test_programs_behind_links_into_the_chroot_store(kw: PkgsWorld) -> None:
+    assert kw.ok(kw.pynix("run", "pkgs#wrapped", "--", "w")) == b"Hello, world! (2.10) w\n"
+    r = kw.pynix("shell", "pkgs#wrapped", "-c", "sh", "-c", 'echo "$PATH"')
+    assert kw.ok(r).decode().split(":")[0].endswith("-wrapped-1/bin")
 
 
 def test_run_without_the_program(kw: PkgsWorld) -> None:

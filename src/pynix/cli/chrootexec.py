@@ -41,6 +41,36 @@ FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
 TERMINAL = (signal.SIGINT, signal.SIGQUIT)
 
 
+def real_file(store: Store, logical: str) -> str:
+    """Where the file a path names really is, following symbolic links (in any
+    component) as the program will see them: absolute links into ``/nix/store``
+    lead into the store, wherever it physically is."""
+
+    def real(p: str) -> str:
+        return store.real_path(p) if p.startswith(STORE_DIR + "/") else p
+
+    current = "/"
+    pending = logical.split("/")
+    hops = 0
+    while pending:
+        name = pending.pop(0)
+        if name in ("", "."):
+            continue
+        if name == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, name)
+        if hops < 40 and os.path.islink(real(candidate)):
+            hops += 1
+            target = os.readlink(real(candidate))
+            pending = target.split("/") + pending
+            if target.startswith("/"):
+                current = "/"
+            continue
+        current = candidate
+    return real(current)
+
+
 def chroot_nix_dir(store: Store) -> str | None:
     """``DIR/nix`` of a chroot store; None for a store that is at ``/nix/store``."""
     real = store.real_path(STORE_DIR)
@@ -253,4 +283,4 @@ def program_env(env: Mapping[str, str], bin_dirs: list[str]) -> dict[str, str]:
     return out
 
 
-__all__ = ["Launch", "chroot_nix_dir", "program_env", "run"]
+__all__ = ["Launch", "chroot_nix_dir", "program_env", "real_file", "run"]

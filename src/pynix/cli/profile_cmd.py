@@ -33,7 +33,8 @@ from ..compat.hashing import Hash, HashFormat
 from ..compat.nar import NarDirectory, NarNode, NarRegular, NarSymlink, dump_tree
 from ..compat.storepath import is_store_path, make_source_path
 from ..profiles import Profile, ProfileError, profiles_dir
-from ..store.api import STORE_DIR, PathInfo, Store
+from ..store.api import PathInfo, Store
+from .chrootexec import real_file
 from .common import UsageError
 from .installables import InstallableFlags
 from .nixcmd import usage_error
@@ -205,11 +206,11 @@ class _TreeBuilder:
         self.root = _Dir()
 
     def add(self, path: str, priority: int) -> None:
-        if os.path.isdir(self.store.real_path(path)):
+        if os.path.isdir(real_file(self.store, path)):
             self._link_into(self.root, path, priority, "")
 
     def _link_into(self, d: _Dir, src_dir: str, priority: int, rel: str) -> None:
-        real_dir = self.store.real_path(src_dir)
+        real_dir = real_file(self.store, src_dir)
         for name in sorted(os.listdir(real_dir)):
             rel_name = f"{rel}/{name}" if rel else name
             if name in _SKIPPED_NAMES or rel_name == "info/dir":
@@ -232,16 +233,7 @@ class _TreeBuilder:
             self._collide(d, name, old, src, priority, is_dir)
 
     def _resolve(self, logical: str) -> str:
-        """The real file a logical path leads to (links into the store followed)."""
-        real = logical
-        for _ in range(40):
-            real = self.store.real_path(logical) if logical.startswith(STORE_DIR + "/") \
-                else logical
-            if not os.path.islink(real):
-                break
-            logical = os.path.normpath(os.path.join(os.path.dirname(logical),
-                                                    os.readlink(real)))
-        return real
+        return real_file(self.store, logical)
 
     def _collide(self, d: _Dir, name: str, old: _Link | _Dir, src: str, priority: int,
                  is_dir: bool) -> None:

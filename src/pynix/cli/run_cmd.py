@@ -143,7 +143,7 @@ def find_program(ctx: StoreContext, package: Package, outputs: dict[str, str]) -
     ordered = sorted(outputs.items(), key=lambda kv: (kv[0] not in ("bin", "out"), kv[0]))
     for _, path in ordered:
         candidate = f"{path}/bin/{name}"
-        if os.path.exists(ctx.store.real_path(candidate)):
+        if os.path.isfile(chrootexec.real_file(ctx.store, candidate)):
             return candidate
     first = ordered[0][1] if ordered else "?"
     raise CommandError(f"unable to execute '{first}/bin/{name}': No such file or directory"

@@ -74,7 +74,7 @@ def main_impl(argv: list[str], stdin: IO[bytes], stdout: IO[bytes], stderr: IO[b
         for _, outputs in build_packages(ctx, resolver, positional):
             for path in outputs.values():
                 d = f"{path}/bin"
-                if d not in bin_dirs and os.path.isdir(ctx.store.real_path(d)):
+                if d not in bin_dirs and os.path.isdir(chrootexec.real_file(ctx.store, d)):
                     bin_dirs.append(d)
         argv = command or [ctx.env.get("SHELL") or "bash"]
         return chrootexec.Launch(argv, chrootexec.program_env(ctx.env, bin_dirs), ctx.cwd,
