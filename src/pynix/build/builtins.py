@@ -54,6 +54,7 @@ _REGISTRY: Final[dict[str, str]] = {
     # pynix's own: Debian packages and PyPI files as pinned inputs
     "builtin:fetch-deb": "pynix.sources.fetch:build_fetch_deb",
     "builtin:fetch-pypi": "pynix.sources.fetch:build_fetch_pypi",
+    "builtin:fetch-debian-source": "pynix.sources.source_fetch:build_fetch_debian_source",
     "builtin:import-deb": "pynix.sources.importer:build_import_deb",
     "builtin:unpack-wheel": "pynix.sources.importer:build_unpack_wheel",
 }

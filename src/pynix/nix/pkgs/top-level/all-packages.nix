@@ -54,7 +54,8 @@ byName
   # themselves packages of the set, built without stdenv)
   bootstrapTools =
     if bootstrap == null then
-      throw "no bootstrap tools yet: pass `bootstrap = { shell = ...; initialPath = [ ... ]; cc = ...; }` to <pynix/pkgs>"
+      # Debian's bash, coreutils, ..., make and gcc-12, imported into the store
+      import ../stdenv/debian-bootstrap.nix { inherit system; inherit (final) debian gcc; }
     else if builtins.isFunction bootstrap then bootstrap final
     else bootstrap;
 
