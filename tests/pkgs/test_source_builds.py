@@ -313,6 +313,8 @@ def test_jq_works(store_a: tuple[SourceStore, dict[str, str]]) -> None:
     assert r.stdout == "[true,false,false]\n"
     log = world.pynix("log", jq).stdout
     assert "PASS: tests/onigtest" in log and re.search(r"^# FAIL: +0$", log, re.M)
+    # with the security fixes of Debian's jq 1.6-2.1+deb12u2 (and their tests)
+    assert "applying Debian's CVE-2025-48060.patch" in log and "PASS: tests/shtest" in log
     assert "--with-oniguruma=" + out["oniguruma"] in log
 
 

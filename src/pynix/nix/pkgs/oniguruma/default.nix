@@ -2,7 +2,7 @@
 { lib, stdenv, stdenvNoCC, fetchPypi }:
 stdenv.mkDerivation {
   pname = "oniguruma";
-  version = "6.9.4";
+  version = "6.9.8";
 
   src = (import ../jq/upstream-tarballs.nix { inherit fetchPypi stdenvNoCC; }).oniguruma;
 
