@@ -200,15 +200,18 @@ def test_unsupported_platform_and_broken(pk: PkgsWorld) -> None:
     assert isinstance(pk.eval("ok.nix", "drvPath"), str)
 
 
-def test_no_bootstrap_tools(pk: PkgsWorld) -> None:
+def test_default_bootstrap_is_debian(pk: PkgsWorld) -> None:
+    """Without a `bootstrap` argument the stdenv is made of the imported Debian tools."""
     pk.write("n.nix", "import <pynix/pkgs> { }")
     assert pk.eval("n.nix", "config.allowUnfree") is False
     assert pk.eval("n.nix", "lib.licenses.mit.free") is True
-    r = pk.eval_fails("n.nix", "stdenvNoCC.drvPath")
-    assert "no bootstrap tools yet" in r.err
+    shell = pk.eval("n.nix", "stdenvNoCC.shell")
+    assert isinstance(shell, str) and shell.startswith("/nix/store/")
+    assert "-bash-5.2" in shell and shell.endswith("/bin/bash")
     r = pk.eval_fails("n.nix", "hello-does-not-exist")
+    assert "hello-does-not-exist" in r.err
     pk.write("w.nix", '(import <pynix/pkgs> { }).writeText "x" "y"')
-    assert "no bootstrap tools yet" in pk.eval_fails("w.nix", "drvPath").err
+    assert str(pk.eval("w.nix", "drvPath")).endswith("-x.drv")
 
 
 def test_bad_overlays(pk: PkgsWorld) -> None:

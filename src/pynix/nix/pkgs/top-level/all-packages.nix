@@ -16,11 +16,6 @@ let
     inherit (final) stdenvNoCC stdenv;
   };
 
-  # build-support functions kept in their own files (fetchers and importers
-  # of Debian and PyPI packages), wired in as they are when present
-  optionalFile = name: file:
-    lib.optionalAttrs (builtins.pathExists file) { ${name} = import file; };
-
   reserved = [ "build-support" "stdenv" "top-level" "lib" ];
   entries = builtins.readDir ./..;
   packageDirs = builtins.filter
@@ -30,10 +25,14 @@ let
   byName = lib.genAttrs packageDirs (n: callPackage (./.. + "/${n}") { });
 in
 byName
-// optionalFile "fetchDeb" ../build-support/fetch-deb.nix
-// optionalFile "fetchPypi" ../build-support/fetch-pypi.nix
-// optionalFile "importDeb" ../build-support/import-deb.nix
-// optionalFile "unpackWheel" ../build-support/unpack-wheel.nix
+// {
+  # pinned Debian and PyPI inputs (their builders run inside pynix: pynix.sources)
+  fetchDeb = import ../build-support/fetch-deb.nix;
+  fetchDebianSource = import ../build-support/fetch-debian-source.nix;
+  fetchPypi = import ../build-support/fetch-pypi.nix;
+  importDeb = import ../build-support/import-deb.nix;
+  unpackWheel = import ../build-support/unpack-wheel.nix;
+}
 // {
   inherit lib config system callPackage;
   pkgs = final;
