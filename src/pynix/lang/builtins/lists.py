@@ -111,6 +111,8 @@ def gen_list(f: Any, n: Any) -> list[Any]:
 @primop("elem", 2)
 def elem(x: Any, xs: Any) -> bool:
     items = _lst(xs)
+    if not items:
+        return False  # Nix forces the needle only to compare it with an element
     x = _f(x)
     return any(y is x or equal(x, _f(y)) for y in items)
 
