@@ -51,6 +51,7 @@ BuiltinBuilder = Callable[[BuiltinContext], None]
 # builder name -> "module:function"
 _REGISTRY: Final[dict[str, str]] = {
     "builtin:fetchurl": "pynix.build.fetchurl:build",
+    "builtin:fetchzip": "pynix.build.fetchzip:build",
     # pynix's own: Debian packages and PyPI files as pinned inputs
     "builtin:fetch-deb": "pynix.sources.fetch:build_fetch_deb",
     "builtin:fetch-pypi": "pynix.sources.fetch:build_fetch_pypi",

@@ -75,6 +75,15 @@ def _chunks(fh: BinaryIO, url: str, xz: bool) -> Iterator[bytes]:
         yield decompressor.decompress(data) if decompressor is not None else data
 
 
+def download_to(url: str, location: str, *, timeout: float = 300.0) -> None:
+    """Download ``url`` into a new file at ``location``."""
+    with _open(url, timeout) as fh:
+        fd = os.open(location, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as out:
+            for chunk in _chunks(fh, url, False):
+                out.write(chunk)
+
+
 def build(ctx: BuiltinContext) -> None:
     """The ``builtin:fetchurl`` builder."""
     out = ctx.outputs.get("out")

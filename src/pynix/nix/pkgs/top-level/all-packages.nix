@@ -32,6 +32,7 @@ byName
   fetchPypi = import ../build-support/fetch-pypi.nix;
   importDeb = import ../build-support/import-deb.nix;
   unpackWheel = import ../build-support/unpack-wheel.nix;
+  inherit (import ../build-support/fetchers.nix { }) fetchurl fetchzip fetchgit;
 }
 // {
   inherit lib config system callPackage;
