@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO
 
 from ..compat import nixbase32
@@ -97,17 +97,14 @@ def _absolute(path: str, cwd: str | None) -> str:
     return os.path.join(cwd or os.getcwd(), path)
 
 
-def _run_guarded(body: list[str], stdout: IO[bytes], stderr: IO[bytes],
-                 produce: object) -> int:
-    assert callable(produce)
+def _emit(lines: Iterable[str], stdout: IO[bytes], stderr: IO[bytes]) -> int:
+    """Write each line as it is computed; on an error, the error after them."""
     try:
-        for line in produce():
-            body.append(line)
+        for line in lines:
+            stdout.write(line.encode())
     except HashCommandError as e:
-        stdout.write("".join(body).encode())
         stderr.write(f"error: {e}\n".encode())
         return 1
-    stdout.write("".join(body).encode())
     return 0
 
 
@@ -154,20 +151,16 @@ def main_impl(
     except UsageError as e:
         return usage_error(stderr, "pynix hash", str(e))
 
-    def produce() -> list[str]:
-        lines = []
+    def produce() -> Iterator[str]:
         if sub in _CONVERSIONS:
             target = _CONVERSIONS[sub]
             for text in args:
-                h = _convert(text, algo)
-                lines.append(h.format(target, include_algo=target is HashFormat.SRI) + "\n")
-            return lines
+                yield _convert(text, algo).format(target) + "\n"
+            return
         for path in args:
-            h = _hash_of(_absolute(path, cwd), algo or "sha256", sub == "file")
-            lines.append(h.format(fmt, include_algo=fmt is HashFormat.SRI) + "\n")
-        return lines
+            yield _hash_of(_absolute(path, cwd), algo or "sha256", sub == "file").format(fmt) + "\n"
 
-    return _run_guarded([], stdout, stderr, produce)
+    return _emit(produce(), stdout, stderr)
 
 
 def classic_main_impl(
@@ -214,19 +207,17 @@ def classic_main_impl(
     except UsageError as e:
         return usage_error(stderr, "pynix-hash", str(e))
 
-    def produce() -> list[str]:
-        lines = []
+    def produce() -> Iterator[str]:
         for a in args:
             if convert is not None:
-                lines.append(_convert(a, algo).format(convert) + "\n")
+                yield _convert(a, algo).format(convert) + "\n"
                 continue
             digest = _hash_of(_absolute(a, cwd), algo, flat).digest
             if truncate and len(digest) > 20:
                 digest = compress_hash(digest, 20)
-            lines.append((nixbase32.encode(digest) if base32 else digest.hex()) + "\n")
-        return lines
+            yield (nixbase32.encode(digest) if base32 else digest.hex()) + "\n"
 
-    return _run_guarded([], stdout, stderr, produce)
+    return _emit(produce(), stdout, stderr)
 
 
 def run(argv: list[str], *, classic: bool = False, env: Mapping[str, str] | None = None,
