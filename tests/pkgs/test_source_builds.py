@@ -294,6 +294,32 @@ def test_outputs_reference_only_the_store(store_a: tuple[SourceStore, dict[str, 
     assert host_paths(world.real(libc6))
 
 
+def test_fixup_shrinks_rpaths(store_a: tuple[SourceStore, dict[str, str]]) -> None:
+    """An RPATH entry that provides none of a program's libraries is dropped by
+    fixup (the stdenv's static patchelf), the needed ones stay."""
+    world, out = store_a
+    expr = (
+        "let pkgs = import <pynix/pkgs> { }; in pkgs.stdenv.mkDerivation {\n"
+        '  name = "rpath-probe";\n'
+        "  dontUnpack = true;\n"
+        "  buildPhase = ''\n"
+        "    echo 'int main(void) { return 0; }' > probe.c\n"
+        "    cc probe.c -o probe -Wl,-rpath,${pkgs.oniguruma}/lib\n"
+        "  '';\n"
+        '  installPhase = "mkdir -p $out/bin && cp probe $out/bin/";\n'
+        "}\n"
+    )
+    r = world.pynix("build", "--no-link", "--json", "--expr", expr)
+    assert r.ok, r.stderr[-4000:]
+    (entry,) = json.loads(r.stdout)
+    probe = world.real(entry["outputs"]["out"]) / "bin" / "probe"
+    info = read_elf(str(probe))
+    assert info.search_path, "the probe lost its whole RUNPATH (libc's directory is needed)"
+    assert not [d for d in info.search_path if out["oniguruma"] in d], info.search_path
+    assert all("-libc6-" in d for d in info.search_path), info.search_path
+    assert out["oniguruma"] not in world.closure(entry["outputs"]["out"])
+
+
 # -- jq ----------------------------------------------------------------------------------
 
 

