@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -133,20 +133,47 @@ def iter_nar(path: FsPath, path_filter: PathFilter | None = None) -> Iterator[by
     full path of every entry below the root (never the root itself), in archive
     order; returning False leaves the entry (and its subtree) out.
     """
-    buf = bytearray(_MAGIC_TOKEN)
-    # One frame per open directory: its path and an iterator over its names.
-    stack: list[tuple[bytes, Iterator[bytes]]] = []
+    buf = bytearray()
+    for piece in _nar_pieces(path, path_filter):
+        if len(piece) >= _FLUSH_AT:
+            if buf:
+                yield bytes(buf)
+                buf.clear()
+            yield piece
+        else:
+            buf += piece
+            if len(buf) >= _FLUSH_AT:
+                yield bytes(buf)
+                buf.clear()
+    if buf:
+        yield bytes(buf)
+
+
+def _nar_pieces(path: FsPath, path_filter: PathFilter | None) -> Iterator[bytes]:
+    """The NAR of ``path`` as consecutive pieces: the tokens between file
+    contents joined together, and the contents as read (never copied), so a
+    hash can be fed without an intermediate buffer.
+
+    Directory entries are typed from ``scandir`` (no ``lstat`` per entry);
+    regular files are opened without following symlinks and checked again
+    with ``fstat``, so a file that changes type meanwhile is an error.
+    """
+    pending = _MAGIC_TOKEN
+    # One frame per open directory: its path and an iterator over its entries.
+    stack: list[tuple[bytes, Iterator[tuple[bytes, int]]]] = []
     current: bytes | None = os.fsencode(path)
+    kind = stat.S_IFMT(os.lstat(current).st_mode)
     while current is not None:
-        st = os.lstat(current)
         node_closed = True
-        if stat.S_ISREG(st.st_mode):
-            yield from _dump_regular(current, buf)
-        elif stat.S_ISLNK(st.st_mode):
-            buf += _OPEN_SYMLINK + nar_string(os.readlink(current)) + _CLOSE
-        elif stat.S_ISDIR(st.st_mode):
-            buf += _OPEN_DIRECTORY
-            stack.append((current, iter(sorted(os.listdir(current)))))
+        if kind == stat.S_IFREG:
+            pending = yield from _regular_pieces(current, pending)
+        elif kind == stat.S_IFLNK:
+            pending += _OPEN_SYMLINK + nar_string(os.readlink(current)) + _CLOSE
+        elif kind == stat.S_IFDIR:
+            pending += _OPEN_DIRECTORY
+            with os.scandir(current) as it:
+                entries = sorted((e.name, _entry_kind(e)) for e in it)
+            stack.append((current, iter(entries)))
             node_closed = False
         else:
             raise NarError(f"file '{os.fsdecode(current)}' has an unsupported type")
@@ -154,55 +181,59 @@ def iter_nar(path: FsPath, path_filter: PathFilter | None = None) -> Iterator[by
         current = None
         while stack:
             if node_closed:
-                buf += _CLOSE  # the entry that held the node just finished
+                pending += _CLOSE  # the entry that held the node just finished
             directory, names = stack[-1]
-            for name in names:
+            for name, child_kind in names:
                 child = directory + b"/" + name
                 if path_filter is None or path_filter(os.fsdecode(child)):
-                    buf += _OPEN_ENTRY + nar_string(name) + _NODE
-                    current = child
+                    pending += _OPEN_ENTRY + nar_string(name) + _NODE
+                    current, kind = child, child_kind
                     break
             if current is not None:
                 break
             stack.pop()
-            buf += _CLOSE
+            pending += _CLOSE
             node_closed = True
-
-        if len(buf) >= _FLUSH_AT:
-            yield bytes(buf)
-            buf.clear()
-    if buf:
-        yield bytes(buf)
+    yield pending
 
 
-def _dump_regular(path: bytes, buf: bytearray) -> Iterator[bytes]:
-    """Append a regular file's node to ``buf``; big contents are yielded directly."""
+def _entry_kind(entry: os.DirEntry[bytes]) -> int:
+    """The file type of a directory entry (from d_type when the file system gives it)."""
+    if entry.is_symlink():
+        return stat.S_IFLNK
+    if entry.is_dir(follow_symlinks=False):
+        return stat.S_IFDIR
+    if entry.is_file(follow_symlinks=False):
+        return stat.S_IFREG
+    return stat.S_IFMT(entry.stat(follow_symlinks=False).st_mode)
+
+
+def _regular_pieces(path: bytes, head: bytes) -> Generator[bytes, None, bytes]:
+    """Yield ``head`` and a regular file's node up to its contents, then the
+    contents; return the tokens that follow them (padding and the close)."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise NarError(f"file '{os.fsdecode(path)}' changed type while archiving")
         size = st.st_size
-        buf += _OPEN_REGULAR
+        head += _OPEN_REGULAR
         if st.st_mode & stat.S_IXUSR:
-            buf += _EXECUTABLE
-        buf += _CONTENTS + _U64.pack(size)
+            head += _EXECUTABLE
+        head += _CONTENTS + _U64.pack(size)
+        if not size:
+            return head + _CLOSE
+        yield head
         left = size
-        if size > _FLUSH_AT:
-            yield bytes(buf)
-            buf.clear()
         while left:
             chunk = os.read(fd, min(left, _READ_CHUNK))
             if not chunk:
                 raise NarError(f"file '{os.fsdecode(path)}' shrank while archiving")
             left -= len(chunk)
-            if size > _FLUSH_AT:
-                yield chunk
-            else:
-                buf += chunk
+            yield chunk
     finally:
         os.close(fd)
-    buf += padding(size) + _CLOSE
+    return padding(size) + _CLOSE
 
 
 def write_nar(path: FsPath, sink: Sink, path_filter: PathFilter | None = None) -> int:
@@ -221,8 +252,8 @@ def nar_hash_and_size(
 ) -> tuple[Hash, int]:
     """Hash of the NAR of ``path`` and the NAR's size, streaming."""
     writer = HashWriter(algo)
-    for chunk in iter_nar(path, path_filter):
-        writer.write(chunk)
+    for piece in _nar_pieces(path, path_filter):
+        writer.write(piece)
     return writer.finish(), writer.size
 
 
