@@ -161,8 +161,9 @@ def _nar_pieces(path: FsPath, path_filter: PathFilter | None) -> Iterator[bytes]
     pending = _MAGIC_TOKEN
     # One frame per open directory: its path and an iterator over its entries.
     stack: list[tuple[bytes, Iterator[tuple[bytes, int]]]] = []
-    current: bytes | None = os.fsencode(path)
-    kind = stat.S_IFMT(os.lstat(current).st_mode)
+    root = os.fsencode(path)
+    kind = stat.S_IFMT(os.lstat(root).st_mode)
+    current: bytes | None = root
     while current is not None:
         node_closed = True
         if kind == stat.S_IFREG:
