@@ -817,6 +817,12 @@ class Compiler:
                     body=py.Subscript(value=a, slice=_const(f.name), ctx=py.Load()),
                     orelse=_call("_missing_arg", code, _const(f.name), pos),
                 )))
+        # A default may refer to a formal whose own default comes later
+        # (`{ a ? f b, b ? 1 }`): until assigned, those are unassigned, so a
+        # thunk reading them is a closure, not a capture of their value.
+        pending = {names[f.name].name for f in node.formals  # type: ignore[union-attr]
+                   if f.default is not None}
+        self.unassigned |= pending
         for f in node.formals:
             b = names[f.name]
             assert isinstance(b, Binding)
@@ -834,6 +840,8 @@ class Compiler:
                     e,
                     _load(t),
                 )))
+                self.unassigned.discard(b.name)
+        self.unassigned -= pending
         if not node.ellipsis:
             fs = frozenset(f.name for f in node.formals)
             body.append(py.If(
