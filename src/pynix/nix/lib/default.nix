@@ -21,12 +21,16 @@ let
       types = load ./types.nix;
       modules = load ./modules.nix;
       debug = load ./debug.nix;
+      customisation = load ./customisation.nix;
     in
     trivial // lists // attrsets // strings // fixedPoints // stringsWithDeps
-    // debug // {
-      inherit trivial lists attrsets strings fixedPoints stringsWithDeps asserts
+    // debug // customisation // {
+      inherit customisation trivial lists attrsets strings fixedPoints stringsWithDeps asserts
         generators options types modules debug;
-      inherit (builtins) toString;
+      inherit (builtins) toString typeOf baseNameOf dirOf;
+      fileContents = file: strings.removeSuffix "\n" (builtins.readFile file);
+      pathIsDirectory = p: builtins.pathExists p && (builtins.readDir (dirOf p)).${baseNameOf p} or null == "directory";
+      cleanSource = src: src;
 
       inherit (asserts) assertMsg assertOneOf;
       inherit (options)

@@ -15,7 +15,7 @@ rec {
           outroSpace = if multiline then "\n${indent}" else " ";
         in
         if isInt v then toString v
-        else if isFloat v then toJSON v
+        else if isFloat v then builtins.toJSON v
         else if isString v then
           let
             lines = filter (x: !isList x) (split "\n" v);

@@ -169,11 +169,14 @@ let
       else
         o // res // typeAttr // {
           declarations = res.declarations ++ [ d._file ];
-          declarationPositions = res.declarationPositions ++ [ { file = d._file; line = null; column = null; } ];
+          declarationPositions = res.declarationPositions ++ [ (positionOf d) ];
           options = options';
         })
       { inherit loc; declarations = [ ]; declarationPositions = [ ]; options = [ ]; }
       decls;
+
+  positionOf = d:
+    if d.pos or null != null then d.pos else { file = d._file; line = null; column = null; };
 
   fixupOptionType = loc: opt:
     if (opt.type.getSubModules or null) == null
@@ -188,7 +191,7 @@ let
         inherit loc;
         type = d.options.type or types.unspecified;
         declarations = [ d._file ];
-        declarationPositions = [ { file = d._file; line = null; column = null; } ];
+        declarationPositions = [ (positionOf d) ];
       }
     else fixupOptionType loc (mergeOptionDecls loc decls);
 
@@ -201,7 +204,7 @@ let
     let
       declsByName = zipAttrsWith (n: concatLists) (map (d:
         if isAttrs d.options then
-          mapAttrs (n: v: [ { inherit (d) _file; options = v; } ]) d.options
+          mapAttrs (n: v: [ { inherit (d) _file; options = v; pos = builtins.unsafeGetAttrPos n d.options; } ]) d.options
         else
           throw "An option declaration for `${showOption prefix}' has type `${typeOf d.options}' rather than an attribute set. Did you mean to define this outside of `options'?")
         decls);
