@@ -528,6 +528,19 @@ let
 
   mapDefinitionValue = f: def: def // { value = f def.value; };
 
+  # Per attribute of an attrsOf option: its merged value and winning priority.
+  mergeAttrDefinitionsWithPrio = opt:
+    let
+      byAttr = zipAttrsWith (n: concatLists) (map (def:
+        mapAttrs (n: v: [ (def // { value = v; }) ]) def.value) opt.definitionsWithLocations);
+    in
+    assert opt.type.name == "attrsOf" || opt.type.name == "lazyAttrsOf";
+    mapAttrs (n: defs:
+      let m = mergeDefinitions (opt.loc ++ [ n ]) opt.type.nestedTypes.elemType defs; in {
+        value = m.mergedValue;
+        inherit (m.defsFinal') highestPrio;
+      }) byAttr;
+
   importApply = modulePath: staticArg:
     lib.modules.setDefaultModuleLocation modulePath (import modulePath staticArg);
 
@@ -627,7 +640,7 @@ in
     pushDownProperties dischargeProperties filterOverrides filterOverrides'
     sortProperties defaultOverridePriority defaultOrderPriority
     mkAliasDefinitions mkAliasAndWrapDefinitions mkAliasAndWrapDefsWithPriority
-    mkAliasIfDef mkDerivedConfig mapDefinitionValue importApply
+    mkAliasIfDef mkDerivedConfig mapDefinitionValue mergeAttrDefinitionsWithPrio importApply
     doRename mkRenamedOptionModule mkRenamedOptionModuleWith mkAliasOptionModule
     mkAliasOptionModuleMD mkRemovedOptionModule mkMergedOptionModule
     mkChangedOptionModule;

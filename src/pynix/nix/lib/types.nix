@@ -350,8 +350,8 @@ let
           throw "The option `${showOption loc}' has conflicting option types in ${showFiles (getFiles defs)}"
         else if k == "set" then (attrsOf anything).merge loc defs
         else if k == "lambda" then
-          x: (lib.modules.mergeDefinitions (loc ++ [ "<function body>" ]) anything
-            (map (d: { inherit (d) file; value = d.value x; }) defs)).mergedValue
+          x: anything.merge (loc ++ [ "<function body>" ])
+            (map (d: { inherit (d) file; value = d.value x; }) defs)
         else if k == "stringCoercibleSet" then mergeOneOption loc defs
         else mergeEqualOption loc defs;
     };
