@@ -66,6 +66,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         Subcommand("search", "pynix.cli.search_cmd", "search for packages"),
         Subcommand("profile", "pynix.cli.profile_cmd",
                    "manage the packages of a user profile (install, remove, rollback...)"),
+        Subcommand("os", "pynix.cli.os_cmd",
+                   "build a system configuration and switch a machine to it"),
         Subcommand("debian", "pynix.cli.debian_cmd", "pin Debian packages and PyPI files"),
         Subcommand("store", "pynix.cli.store_cmd",
                    "manipulate a store (add, cat, ls, gc, verify...)", "Store"),

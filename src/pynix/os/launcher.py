@@ -1,0 +1,293 @@
+"""The no-fork launcher: ``python -m pynix.os.launcher ACTION --root DIR --store-dir S ...``.
+
+``start --unit NAME``: what supervisord runs for a service.  It enters the machine
+namespace, reads the unit from ``/etc/systemd/system``, creates its state,
+runtime, cache and logs directories owned by its user, builds its environment,
+runs ``ExecStartPre`` commands, starts a detached helper for ``ExecStartPost``,
+changes to ``WorkingDirectory``, drops to ``User``/``Group`` and finally
+``exec``s ``ExecStart`` in its own PID, so supervisord's signals reach the
+service itself.  The helper (forked twice and the intermediate child reaped
+before the ``exec``: the service never sees a child it did not make) waits
+until the ``exec`` has happened (a close-on-exec pipe reaches end-of-file),
+runs the ``ExecStartPost`` commands with ``MAINPID`` and writes
+``/run/pynix/units/NAME.started``; the switcher waits for that file.
+``Type=oneshot`` services run their commands to the end instead.
+
+``reload --unit NAME --mainpid PID``: ``ExecReload`` (with ``MAINPID``) or SIGHUP.
+``stop``/``stop-post --unit NAME --mainpid PID [--unit-dir D]``: ``ExecStop`` /
+``ExecStopPost`` (and removal of ``RuntimeDirectory``).
+``run -- COMMAND...``: run a command in the machine namespace (activation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from .accounts import AccountError, Credentials, lookup
+from .cmdline import Command, CommandLineError
+from .namespace import NamespaceError, enter
+from .service import ServiceError, ServiceSpec
+from .units import UnitError, read_unit
+
+UNIT_DIR = "/etc/systemd/system"
+MARKER_DIR = "/run/pynix/units"
+
+
+class LaunchError(Exception):
+    pass
+
+
+def log(unit: str, message: str) -> None:
+    sys.stderr.write(f"pynix-launcher[{unit}]: {message}\n")
+    sys.stderr.flush()
+
+
+def marker_path(unit: str) -> str:
+    return os.path.join(MARKER_DIR, unit + ".started")
+
+
+def write_marker(unit: str, data: dict[str, object]) -> None:
+    os.makedirs(MARKER_DIR, exist_ok=True)
+    tmp = marker_path(unit) + f".tmp{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh)
+    os.rename(tmp, marker_path(unit))
+
+
+def load_spec(unit: str, unit_dir: str) -> ServiceSpec:
+    u = read_unit(unit_dir, unit)
+    if u is None:
+        raise LaunchError(f"unit file '{unit_dir}/{unit}' does not exist")
+    return ServiceSpec(u)
+
+
+def credentials(spec: ServiceSpec) -> Credentials:
+    try:
+        return lookup(spec.user, spec.group, spec.supplementary_groups)
+    except AccountError as e:
+        raise LaunchError(f"{e} (User=/Group= of {spec.name})") from None
+
+
+def make_directories(spec: ServiceSpec, creds: Credentials) -> None:
+    for _, dirs in spec.directories():
+        for d in dirs:
+            os.makedirs(d.path, exist_ok=True)
+            os.chown(d.path, creds.uid if spec.user else 0, creds.gid if spec.user else 0)
+            os.chmod(d.path, d.mode)
+
+
+def resolve_executable(cmd: Command, env: dict[str, str]) -> str:
+    exe = cmd.executable
+    if os.path.isabs(exe):
+        return exe
+    found = shutil.which(exe, path=env.get("PATH", "") + ":/run/current-system/sw/bin")
+    if found is None:
+        raise LaunchError(f"executable '{exe}' not found (command: {cmd.text})")
+    return found
+
+
+def drop(creds: Credentials) -> None:
+    os.setgroups(list(creds.groups))
+    os.setgid(creds.gid)
+    os.setuid(creds.uid)
+
+
+def run_command(cmd: Command, env: dict[str, str], cwd: str | None,
+                creds: Credentials | None, timeout: float) -> int:
+    """Run one command to its end; its exit status (128+N when killed by signal N)."""
+    exe = resolve_executable(cmd, env)
+    as_user = creds if (creds is not None and not cmd.privileged) else None
+    try:
+        proc = subprocess.Popen(
+            cmd.argv, executable=exe, env=env, cwd=cwd or "/", stdin=subprocess.DEVNULL,
+            user=as_user.uid if as_user else None, group=as_user.gid if as_user else None,
+            extra_groups=list(as_user.groups) if as_user else None)
+    except OSError as e:
+        raise LaunchError(f"cannot run '{cmd.text}': {e.strerror}") from None
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise LaunchError(f"'{cmd.text}' timed out after {timeout:g} s") from None
+    return 128 - rc if rc < 0 else rc
+
+
+def run_phase(spec: ServiceSpec, key: str, env: dict[str, str], cwd: str | None,
+              creds: Credentials | None) -> None:
+    for cmd in spec.commands(key, env):
+        rc = run_command(cmd, env, cwd, creds if spec.user else None, spec.timeout_start)
+        if rc != 0 and not cmd.ignore_failure:
+            raise LaunchError(f"{key} command '{cmd.text}' failed with exit code {rc}")
+
+
+def working_directory(spec: ServiceSpec, creds: Credentials) -> str | None:
+    wd, optional = spec.working_directory
+    if wd == "~":
+        wd = creds.home
+    if wd is not None and not os.path.isdir(wd):
+        if optional:
+            return None
+        raise LaunchError(f"WorkingDirectory '{wd}' does not exist")
+    return wd
+
+
+def start(unit: str, unit_dir: str) -> None:
+    """Start the service; returns only on failure (by raising)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(marker_path(unit))
+    spec = load_spec(unit, unit_dir)
+    creds = credentials(spec)
+    os.umask(spec.umask)
+    make_directories(spec, creds)
+    env = spec.environment(creds)
+    cwd = working_directory(spec, creds)
+    user = creds if spec.user else None
+    run_phase(spec, "ExecStartPre", env, cwd, user)
+    mains = spec.commands("ExecStart", env)
+    if not mains:
+        raise LaunchError("the unit has no ExecStart=")
+    if spec.type == "oneshot":
+        for cmd in mains:
+            rc = run_command(cmd, env, cwd, user, spec.timeout_start)
+            if rc != 0 and not cmd.ignore_failure:
+                raise LaunchError(f"ExecStart command '{cmd.text}' failed with exit code {rc}")
+        run_phase(spec, "ExecStartPost", dict(env), cwd, user)
+        write_marker(unit, {"pid": os.getpid(), "status": "ok"})
+        sys.exit(0)
+    if len(mains) > 1:
+        raise LaunchError(f"Type={spec.type} allows only one ExecStart=")
+    main = mains[0]
+    exe = resolve_executable(main, env)
+    posts = spec.unit.values("Service", "ExecStartPost")
+    main_pid = os.getpid()
+    if posts:
+        _post_helper(spec, env, cwd, user, main_pid)
+    else:
+        write_marker(unit, {"pid": main_pid, "status": "ok"})
+    if cwd is not None:
+        os.chdir(cwd)
+    if not main.privileged and spec.user:
+        drop(creds)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(exe, main.argv, env)
+    except OSError as e:
+        raise LaunchError(f"cannot execute '{exe}': {e.strerror}") from None
+
+
+def _post_helper(spec: ServiceSpec, env: dict[str, str], cwd: str | None,
+                 user: Credentials | None, main_pid: int) -> None:
+    read_end, write_end = os.pipe()  # both close-on-exec: the exec closes write_end
+    first = os.fork()
+    if first == 0:
+        try:
+            os.close(write_end)
+            if os.fork() == 0:
+                _run_posts(spec, env, cwd, user, main_pid, read_end)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    os.waitpid(first, 0)
+    # write_end stays open until the exec (or our exit) closes it
+
+
+def _run_posts(spec: ServiceSpec, env: dict[str, str], cwd: str | None,
+               user: Credentials | None, main_pid: int, ready: int) -> None:
+    while os.read(ready, 1):
+        pass
+    time.sleep(0.05)
+    status: dict[str, object] = {"pid": main_pid, "status": "ok"}
+    try:
+        os.kill(main_pid, 0)
+        env = dict(env, MAINPID=str(main_pid))
+        run_phase(spec, "ExecStartPost", env, cwd, user)
+    except ProcessLookupError:
+        status = {"pid": main_pid, "status": "failed", "error": "the main process exited"}
+    except (LaunchError, ServiceError, CommandLineError) as e:
+        log(spec.name, str(e))
+        status = {"pid": main_pid, "status": "failed", "error": str(e)}
+    write_marker(spec.name, status)
+
+
+def reload(unit: str, unit_dir: str, main_pid: int) -> None:
+    spec = load_spec(unit, unit_dir)
+    creds = credentials(spec)
+    env = dict(spec.environment(creds), MAINPID=str(main_pid))
+    if not spec.unit.values("Service", "ExecReload"):
+        os.kill(main_pid, signal.SIGHUP)
+        return
+    run_phase(spec, "ExecReload", env, working_directory(spec, creds),
+              creds if spec.user else None)
+
+
+def stop_phase(unit: str, unit_dir: str, main_pid: int | None, key: str) -> None:
+    spec = load_spec(unit, unit_dir)
+    creds = credentials(spec)
+    env = spec.environment(creds)
+    if main_pid:
+        env["MAINPID"] = str(main_pid)
+    with contextlib.suppress(LaunchError):
+        run_phase(spec, key, env, working_directory(spec, creds),
+                  creds if spec.user else None)
+    if key == "ExecStopPost" and not spec.unit.get_bool("Service", "RuntimeDirectoryPreserve"):
+        for var, dirs in spec.directories():
+            if var == "RUNTIME_DIRECTORY":
+                for d in dirs:
+                    shutil.rmtree(d.path, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m pynix.os.launcher")
+    p.add_argument("action", choices=["start", "reload", "stop", "stop-post", "run"])
+    p.add_argument("--root", required=True)
+    p.add_argument("--store-dir", required=True)
+    p.add_argument("--unit")
+    p.add_argument("--unit-dir", default=UNIT_DIR)
+    p.add_argument("--mainpid", type=int)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "--" in args:
+        command = args[args.index("--") + 1 :]
+        args = args[: args.index("--")]
+    a = p.parse_args(args)
+    name = a.unit or "activation"
+    try:
+        enter(a.root, a.store_dir)
+        if a.action == "run":
+            if not command:
+                raise LaunchError("no command to run")
+            os.execvp(command[0], command)
+        if not a.unit:
+            raise LaunchError("--unit is needed")
+        if a.action == "start":
+            start(a.unit, a.unit_dir)
+        elif a.action == "reload":
+            if not a.mainpid:
+                raise LaunchError("--mainpid is needed to reload")
+            reload(a.unit, a.unit_dir, a.mainpid)
+        elif a.action == "stop":
+            stop_phase(a.unit, a.unit_dir, a.mainpid, "ExecStop")
+        elif a.action == "stop-post":
+            stop_phase(a.unit, a.unit_dir, a.mainpid, "ExecStopPost")
+    except (LaunchError, NamespaceError, ServiceError, UnitError, CommandLineError,
+            OSError) as e:
+        log(name, f"failed: {e}")
+        if a.unit and a.action == "start":
+            with contextlib.suppress(OSError):
+                write_marker(a.unit, {"pid": os.getpid(), "status": "failed", "error": str(e)})
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
