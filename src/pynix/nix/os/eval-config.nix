@@ -17,9 +17,9 @@
 , lib ? import ../lib
 }:
 let
-  pkgsModule = { config, ... }: {
-    _module.args = {
-      pkgs =
+  pkgsModule = { config, ... }:
+    let
+      thePkgs =
         if pkgs != null then pkgs
         else if config.nixpkgs.pkgs != null then config.nixpkgs.pkgs
         else import ../pkgs {
@@ -27,14 +27,18 @@ let
           overlays = config.nixpkgs.overlays;
           system = config.nixpkgs.system;
         };
-      utils = import ./utils.nix { inherit lib; pkgs = config._module.args.pkgs; };
+    in
+    {
+      _module.args = {
+        pkgs = thePkgs;
+        utils = import ./utils.nix { inherit lib; pkgs = thePkgs; };
+      };
+      nixpkgs.system = lib.mkIf (system != null) (lib.mkDefault system);
     };
-    nixpkgs.system = lib.mkIf (system != null) (lib.mkDefault system);
-  };
 
   result = lib.evalModules ({
     specialArgs = { modulesPath = toString ./modules; } // specialArgs;
     modules = import ./module-list.nix ++ [ pkgsModule ] ++ modules;
   } // (if prefix != [ ] then { inherit prefix; } else { }));
 in
-result // { pkgs = result.config._module.args.pkgs; }
+result // { pkgs = result._module.args.pkgs; }

@@ -9,6 +9,7 @@ let
 
   nologin = pkgs.writeTextFile {
     name = "nologin";
+    meta.mainProgram = "nologin";
     executable = true;
     destination = "/bin/nologin";
     text = ''
