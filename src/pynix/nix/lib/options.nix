@@ -106,9 +106,11 @@ rec {
 
   # ---------------------------------------------------------------- showing
 
+  # Placeholders (`*`, `<name>`, `<function body>`...) are shown as they are.
   showOption = parts:
     concatStringsSep "." (map (part:
-      if part == "*" || part == "<name>" then part else escapeNixIdentifier part) parts);
+      if part == "*" || builtins.match "<.*>" part != null then part
+      else escapeNixIdentifier part) parts);
 
   showFiles = files: concatStringsSep " and " (map (f: "`${f}'") files);
 

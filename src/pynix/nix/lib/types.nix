@@ -584,19 +584,20 @@ let
           payload = { inherit modules class specialArgs shorthandOnlyDefinesConfig description; };
           binOp = lhs: rhs:
             let
-              agree = what: a: b:
+              agree = what: shown: a: b:
                 if a == null then b else if b == null then a
                 else if a == b then a
-                else throw "A submoduleWith option is declared multiple times with conflicting ${what} values";
+                else throw "A submoduleWith option is declared multiple times with conflicting ${what} values${
+                  if shown then " ${escapeNixString (toString a)} and ${escapeNixString (toString b)}" else ""}.";
               clash = builtins.intersectAttrs lhs.specialArgs rhs.specialArgs;
             in {
               modules = lhs.modules ++ rhs.modules;
               specialArgs =
                 if clash == { } then lhs.specialArgs // rhs.specialArgs
                 else throw "A submoduleWith option is declared multiple times with the same specialArgs \"${toString (attrNames clash)}\"";
-              shorthandOnlyDefinesConfig = agree "shorthandOnlyDefinesConfig" lhs.shorthandOnlyDefinesConfig rhs.shorthandOnlyDefinesConfig;
-              description = agree "description" lhs.description rhs.description;
-              class = agree "class" lhs.class rhs.class;
+              shorthandOnlyDefinesConfig = agree "shorthandOnlyDefinesConfig" false lhs.shorthandOnlyDefinesConfig rhs.shorthandOnlyDefinesConfig;
+              description = agree "description" false lhs.description rhs.description;
+              class = agree "class" true lhs.class rhs.class;
             };
         };
       };
@@ -626,13 +627,13 @@ let
       description = "optionType";
       descriptionClass = "noun";
       check = isOptionType;
+      # Several types merge as if they were the types of several declarations
+      # of one option (so submodules learn their declaring files).
       merge = loc: defs:
         if length defs == 1 then (head defs).value
-        else foldl' (acc: def:
-          let m = acc.typeMerge def.value.functor; in
-          if m == null then
-            throw "The option `${showOption loc}' has conflicting option types in ${showFiles (getFiles defs)}"
-          else m) (head defs).value (tail defs);
+        else
+          (lib.modules.fixupOptionType loc (lib.modules.mergeOptionDecls loc
+            (map (d: { _file = d.file; options = lib.options.mkOption { type = d.value; }; }) defs))).type;
     };
 
     attrTag = tags:
