@@ -3,8 +3,8 @@
 A command line is ``[PREFIXES]PATH [ARGS...]``: prefixes ``-`` (failure is
 ignored), ``+`` and ``!``/``!!`` (run with full privileges: not as ``User=``),
 ``@`` (the second word becomes ``argv[0]``) and ``:`` (no variable expansion).
-Words are split at blanks; double and single quotes group, backslash escapes as
-in C.  A word that is exactly ``$NAME`` becomes the variable's value split at
+Words are split at blanks; double and single quotes group; backslash escapes
+are C's, inside quotes too.  A word that is exactly ``$NAME`` becomes the variable's value split at
 blanks (zero or more words); ``${NAME}`` anywhere in a word is replaced by the
 value as it is; ``$$`` is a ``$``.
 """
@@ -57,13 +57,13 @@ def split_words(text: str) -> list[_Word]:
                 quoted = True
                 end = i + 1
                 while end < n and text[end] != c:
-                    if text[end] == "\\" and c == '"' and end + 1 < n:
+                    if text[end] == "\\" and end + 1 < n:
                         end += 1
                     end += 1
                 if end >= n:
                     raise CommandLineError(f"unterminated quote in '{text}'")
                 inner = text[i + 1 : end]
-                buf.append(_unescape(inner) if c == '"' else inner)
+                buf.append(_unescape(inner))  # systemd unescapes in both kinds
                 i = end + 1
             elif c == "\\" and i + 1 < n:
                 s, i = _escape_at(text, i)

@@ -429,8 +429,9 @@ class SupervisorManager(ServiceManager):
         if state in ("EXITED", "FATAL", "BACKOFF"):
             with contextlib.suppress(xmlrpc.client.Fault):
                 self._rpc().stopProcess(program_name(unit), True)
-            status = info.get("exitstatus")
-            return f"the main process exited (status {status}) while starting"
+            if state == "EXITED":
+                return f"the main process exited with status {info['exitstatus']} while starting"
+            return "the main process exited while starting"
         if state == "RUNNING" and marker is not None and marker.get("pid") == info["pid"]:
             return "ok"
         return None

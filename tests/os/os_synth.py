@@ -109,14 +109,19 @@ class World:
         self.root = base / "machine"
         self.root.mkdir(parents=True, exist_ok=True)
         self.url = f"local?root={self.root}"
-        self.store = open_store(self.url)
         self.count = 0
-        self.server = self.add_file("server.py", SERVER)
+        # each system carries the server (a system's closure must hold what it runs)
+        self.server = "/run/current-system/server.py"
 
     def add_file(self, name: str, text: str) -> str:
         path = self.base / name
         path.write_text(text)
-        return self.store.add_to_store(str(path), name)
+        return self.add(str(path), name)
+
+    def add(self, src: str, name: str) -> str:
+        """Add to the machine's store (closed at once: its temporary roots go with it)."""
+        with open_store(self.url) as store:
+            return store.add_to_store(src, name)
 
     def system(self, units: dict[str, str], *, label: str = "test", activate_extra: str = "",
                wanted: list[str] | None = None) -> str:
@@ -135,6 +140,7 @@ class World:
         for name in (wanted if wanted is not None else
                      [n for n in units if n.endswith(".service")]):
             (wants / name).symlink_to(f"../{name}")
+        (d / "server.py").write_text(SERVER)
         act = d / "activate"
         act.write_text(ACTIVATE.replace("@EXTRA@", activate_extra))
         act.chmod(0o755)
@@ -143,7 +149,7 @@ class World:
         (d / "services.json").write_text(json.dumps(
             {n: {"wantedBy": ["multi-user.target"], "after": [], "requires": [], "wants": []}
              for n in units}))
-        return self.store.add_to_store(str(d), f"pynix-system-test-{label}")
+        return self.add(str(d), f"pynix-system-test-{label}")
 
     def pynix(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([PYNIX, *args], capture_output=True, text=True, timeout=timeout,
