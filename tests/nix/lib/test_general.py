@@ -1,4 +1,4 @@
-# ruff: noqa: E501
+# ruff: noqa: E501, SIM905
 """The general functions of ``import <pynix/lib>`` (spec Appendix A and the issue's list):
 each case's value is prescribed here and, when the real Nix is available, it must compute
 the same value on the same lib (our lib is valid Nix, and pynix agrees with Nix on it)."""
@@ -74,3 +74,44 @@ def test_checkAssertWarn_failure_lists_messages() -> None:
         assert not result.ok
         assert "Failed assertions:\n" in result.stderr.replace("       ", "")
         assert "- one" in result.stderr and "- three" in result.stderr and "two" not in result.stderr
+
+
+SPEC_NAMES = """evalModules modules.importApply setDefaultModuleLocation modules.mergeDefinitions
+modules.evalOptionValue fixupOptionType mkOption mkEnableOption mkPackageOption mkSinkUndeclaredOptions
+isOption literalExpression literalMD options.showDefs showOption showFiles options.mergeEqualOption
+mergeOneOption mergeUniqueOption mergeDefaultOption getValues getFiles unknownModule mkIf mkMerge
+mkOverride mkOptionDefault mkDefault mkImageMediaOverride mkForce mkVMOverride mkOrder mkBefore mkAfter
+mkDefinition mkAssert mkAliasDefinitions mkAliasAndWrapDefinitions mkDerivedConfig sortProperties
+filterOverrides dischargeProperties pushDownProperties modules.mkAliasAndWrapDefsWithPriority
+modules.mapDefinitionValue modules.defaultOverridePriority modules.defaultOrderPriority
+mkRenamedOptionModule mkRenamedOptionModuleWith mkAliasOptionModule mkRemovedOptionModule
+mkChangedOptionModule mkMergedOptionModule doRename textClosureList textClosureMap noDepEntry
+stringsWithDeps.textClosureList asserts.checkAssertWarn fix fix' extends composeExtensions
+composeManyExtensions makeExtensible toExtension attrByPath getAttrFromPath hasAttrByPath setAttrByPath
+mapAttrs mapAttrs' mapAttrsToList filterAttrs optionalAttrs genAttrs nameValuePair zipAttrsWith foldAttrs
+recursiveUpdate recursiveUpdateUntil collect mapAttrsRecursive mapAttrsRecursiveCond attrNames attrValues
+catAttrs getAttrs attrVals removeAttrs listToAttrs isDerivation""".split()
+
+SPEC_TYPES = """bool int ints.between ints.unsigned ints.positive ints.u8 ints.u16 ints.u32 ints.s8 ints.s16 ints.s32
+port float number str nonEmptyStr singleLineStr strMatching separatedString lines commas envVar passwdEntry
+enum path pathInStore externalPath pathWith package raw unspecified anything attrs listOf nonEmptyListOf
+attrsOf lazyAttrsOf attrsWith nullOr uniq unique either oneOf functionTo coercedTo submodule submoduleWith
+deferredModule optionType attrTag boolByOr mkOptionType addCheck isType mergeTypes""".split()
+
+
+def test_spec_names_exist() -> None:
+    def has(prefix: str, name: str) -> str:
+        path = " ".join(f'"{p}"' for p in name.split("."))
+        return f"(lib.hasAttrByPath [ {path} ] {prefix})"
+
+    checks = [f'{{ n = "{n}"; ok = {has("lib", n)}; }}' for n in SPEC_NAMES]
+    checks += [f'{{ n = "types.{n}"; ok = {has("lib.types", n)}; }}' for n in SPEC_TYPES]
+    expr = "map (c: c.n) (builtins.filter (c: !c.ok) [ " + " ".join(checks) + " ])"
+    assert pynix_eval(expr).value() == []
+    got = pynix_eval(
+        "[ lib.modules.defaultOverridePriority lib.modules.defaultOrderPriority "
+        "(mkOptionDefault 1).priority (mkDefault 1).priority (mkForce 1).priority "
+        "(mkVMOverride 1).priority (lib.mkImageMediaOverride 1).priority (mkBefore 1).priority "
+        "(mkAfter 1).priority (lib.types.isType \"option-type\" types.int) ]"
+    ).value()
+    assert got == [100, 1000, 1500, 1000, 50, 10, 60, 500, 1500, True]

@@ -7,73 +7,84 @@ let
     split concatStringsSep attrNames toJSON functionArgs;
 in
 rec {
+  # Nix-like rendering of a value, as the module system shows definitions:
+  # multi-line by default (two spaces per level), strings with newlines as
+  # indented '' strings, functions as <function> (with their formals),
+  # derivations as <derivation NAME>.
   toPretty = { allowPrettyValues ? false, multiline ? true, indent ? "" }:
     let
-      go = indent: v:
+      # Separators inside a container whose own line starts with `ind`.
+      openSep = ind: if multiline then "\n${ind}  " else " ";
+      closeSep = ind: if multiline then "\n${ind}" else " ";
+
+      showString = ind: s:
         let
-          introSpace = if multiline then "\n${indent}  " else " ";
-          outroSpace = if multiline then "\n${indent}" else " ";
+          lines = filter isString (split "\n" s);
+          quoted = "\""
+            + concatStringsSep "\\n" (map (lib.strings.escape [ "\\" "\"" "\${" ]) lines)
+            + "\"";
+          indentedLines = map (builtins.replaceStrings [ "\${" "''" ] [ "''\${" "'''" ]) lines;
+          lastLine = lib.lists.last indentedLines;
+          indented = "''"
+            + lib.strings.concatMapStrings (l: openSep ind + l) (lib.lists.init indentedLines)
+            + (if lastLine == "" then closeSep ind else openSep ind + lastLine)
+            + "''";
         in
+        if multiline && length lines > 1 then indented else quoted;
+
+      showFunction = f:
+        let args = lib.trivial.functionArgs f; in
+        if args == { } then "<function>"
+        else "<function, args: {${concatStringsSep ", " (map (n: n + (if args.${n} then "?" else "")) (attrNames args))}}>";
+
+      showAttrs = ind: v:
+        let
+          entry = name:
+            "${lib.strings.escapeNixIdentifier name} = ${
+              builtins.addErrorContext "while evaluating an attribute `${name}`" (show (ind + "  ") v.${name})};";
+        in
+        "{" + lib.strings.concatMapStrings (n: openSep ind + entry n) (attrNames v) + closeSep ind + "}";
+
+      show = ind: v:
         if isInt v then toString v
         else if isFloat v then builtins.toJSON v
-        else if isString v then
-          let
-            lines = filter (x: !isList x) (split "\n" v);
-            escapeSingle = lib.strings.escape [ "\\" "\"" "\${" ];
-            escapeMulti = builtins.replaceStrings [ "\${" "''" ] [ "''\${" "'''" ];
-            single = "\"" + concatStringsSep "\\n" (map escapeSingle lines) + "\"";
-            multi =
-              let
-                escaped = map escapeMulti lines;
-                lastLine = lib.lists.last escaped;
-              in
-              "''" + introSpace + concatStringsSep introSpace (lib.lists.init escaped)
-              + (if lastLine == "" then outroSpace else introSpace + lastLine) + "''";
-          in
-          if multiline && length lines > 1 then multi else single
-        else if v == true then "true"
-        else if v == false then "false"
+        else if isString v then showString ind v
+        else if isBool v then (if v then "true" else "false")
         else if v == null then "null"
         else if isPath v then toString v
         else if isList v then
-          if v == [ ] then "[ ]"
-          else "[" + introSpace + concatStringsSep introSpace (map (go (indent + "  ")) v) + outroSpace + "]"
-        else if lib.trivial.isFunction v then
-          let
-            fna = lib.trivial.functionArgs v;
-            shown = concatStringsSep ", " (map (n: if fna.${n} then n + "?" else n) (attrNames fna));
-          in
-          if fna == { } then "<function>" else "<function, args: {${shown}}>"
+          (if v == [ ] then "[ ]"
+           else "[" + lib.strings.concatMapStrings (x: openSep ind + show (ind + "  ") x) v + closeSep ind + "]")
+        else if lib.trivial.isFunction v then showFunction v
         else if isAttrs v then
-          if allowPrettyValues && v ? __pretty && v ? val then v.__pretty v.val
-          else if v == { } then "{ }"
-          else if v ? type && v.type == "derivation" then "<derivation ${v.name or "???"}>"
-          else "{" + introSpace
-            + concatStringsSep introSpace (map (name:
-                "${lib.strings.escapeNixIdentifier name} = ${
-                  builtins.addErrorContext "while evaluating an attribute `${name}`"
-                    (go (indent + "  ") v.${name})};") (attrNames v))
-            + outroSpace + "}"
+          (if allowPrettyValues && v ? __pretty && v ? val then v.__pretty v.val
+           else if v == { } then "{ }"
+           else if v.type or null == "derivation" then "<derivation ${v.name or "???"}>"
+           else showAttrs ind v)
         else abort "generators.toPretty: unexpected value";
-    in go indent;
+    in
+    show indent;
 
-  # Replace values nested deeper than `depthLimit` by "<unevaluated>" (or
-  # throw), so that printing a cyclic structure terminates.
+  # The value with everything nested deeper than `depthLimit` replaced by
+  # "<unevaluated>" (or an error), so that rendering a cyclic value ends.
+  # A container deeper than the limit is cut; so is a leaf at the limit.
   withRecursion = { depthLimit, throwOnDepthLimit ? true }:
     let
-      special = [ "__functor" "__functionArgs" "__toString" "__pretty" ];
-      stepIntoAttr = evalNext: name: if builtins.elem name special then lib.trivial.id else evalNext;
-      transform = depth:
-        if depthLimit != null && depth > depthLimit then
-          if throwOnDepthLimit then throw "Exceeded maximum eval-depth limit of ${toString depthLimit} while trying to evaluate with `generators.withRecursion'!"
-          else lib.trivial.const "<unevaluated>"
-        else lib.trivial.id;
-      mapAny = depth: v:
-        let evalNext = x: mapAny (depth + 1) (transform (depth + 1) x); in
-        if isAttrs v then builtins.mapAttrs (stepIntoAttr evalNext) v
-        else if isList v then map evalNext v
-        else transform (depth + 1) v;
-    in mapAny 0;
+      cut =
+        if throwOnDepthLimit
+        then throw "Exceeded maximum eval-depth limit of ${toString depthLimit} while trying to evaluate with `generators.withRecursion'!"
+        else "<unevaluated>";
+      passThrough = [ "__functor" "__functionArgs" "__toString" "__pretty" ];
+      walk = depth: v:
+        if isAttrs v then
+          (if depth > depthLimit then cut
+           else builtins.mapAttrs (n: x: if builtins.elem n passThrough then x else walk (depth + 1) x) v)
+        else if isList v then
+          (if depth > depthLimit then cut else map (walk (depth + 1)) v)
+        else if depth + 1 > depthLimit then cut
+        else v;
+    in
+    walk 0;
 
   toJSON = { }: builtins.toJSON;
   toYAML = { }: builtins.toJSON;

@@ -546,87 +546,92 @@ let
 
   # ----------------------------------------------- option-renaming modules
 
+  # A module declaring an (invisible) option at `from` whose definitions are
+  # forwarded, with their priority, to the option at `to`; reading `from`
+  # reads `to` through `use`; with `warn`, defining `from` adds a warning.
   doRename = { from, to, visible ? false, warn ? false, use ? lib.trivial.id, withPriority ? true, condition ? true }:
     { config, options, ... }:
     let
-      fromOpt = lib.attrsets.getAttrFromPath from options;
-      toOf = lib.attrsets.attrByPath to
-        (abort "Renaming error: option `${showOption to}' does not exist.");
-      toType = let opt = lib.attrsets.attrByPath to { } options; in opt.type or (types.submodule { });
+      inherit (lib.attrsets) setAttrByPath attrByPath getAttrFromPath;
+      old = getAttrFromPath from options;
+      newOption = attrByPath to { } options;
+      readNew = attrByPath to
+        (abort "Renaming error: option `${showOption to}' does not exist.") config;
+      forwarded =
+        if withPriority
+        then mkOverride (old.highestPrio or defaultOverridePriority) (mkMerge old.definitions)
+        else mkMerge old.definitions;
+      renameWarning =
+        "The option `${showOption from}' defined in ${showFiles old.files} has been renamed to `${showOption to}'.";
     in {
-      options = lib.attrsets.setAttrByPath from (mkOption {
+      options = setAttrByPath from (mkOption {
         inherit visible;
         description = "Alias of {option}`${showOption to}`.";
-        apply = x: use (toOf config);
-      } // lib.attrsets.optionalAttrs (toType != null) { type = toType; });
+        apply = _: use readNew;
+        type = newOption.type or (types.submodule { });
+      });
       config = mkIf condition (mkMerge [
-        (lib.attrsets.optionalAttrs (options ? warnings) {
-          warnings = lib.lists.optional (warn && fromOpt.isDefined)
-            "The option `${showOption from}' defined in ${showFiles fromOpt.files} has been renamed to `${showOption to}'.";
-        })
-        (if withPriority
-          then mkAliasAndWrapDefsWithPriority (lib.attrsets.setAttrByPath to) fromOpt
-          else mkAliasAndWrapDefinitions (lib.attrsets.setAttrByPath to) fromOpt)
+        (if options ? warnings
+          then { warnings = if warn && old.isDefined then [ renameWarning ] else [ ]; }
+          else { })
+        (mkIf (isOption old && old.isDefined) (setAttrByPath to forwarded))
       ]);
     };
 
+  obsoleteNotice = from: to:
+    "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
+
   mkRenamedOptionModule = from: to: doRename {
     inherit from to;
-    visible = false;
     warn = true;
-    use = builtins.trace "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
+    use = builtins.trace (obsoleteNotice from to);
   };
 
-  mkRenamedOptionModuleWith = { from, to, sinceRelease }: doRename {
-    inherit from to;
-    visible = false;
-    warn = lib.trivial.isInOldestRelease sinceRelease;
-    use = lib.trivial.warnIf (lib.trivial.isInOldestRelease sinceRelease)
-      "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
-  };
+  mkRenamedOptionModuleWith = { from, to, sinceRelease }:
+    let stale = lib.trivial.isInOldestRelease sinceRelease; in
+    doRename {
+      inherit from to;
+      warn = stale;
+      use = lib.trivial.warnIf stale (obsoleteNotice from to);
+    };
 
   mkAliasOptionModule = from: to: doRename {
     inherit from to;
     visible = true;
-    warn = false;
-    use = lib.trivial.id;
   };
   mkAliasOptionModuleMD = mkAliasOptionModule;
 
+  # An option that may no longer be set: reading it throws, defining it
+  # fails the `assertions` check with `replacementInstructions`.
   mkRemovedOptionModule = optionName: replacementInstructions:
-    { options, ... }: {
+    { options, ... }:
+    let old = lib.attrsets.getAttrFromPath optionName options; in {
       options = lib.attrsets.setAttrByPath optionName (mkOption {
         visible = false;
-        apply = x: throw "The option `${showOption optionName}' can no longer be used since it's been removed. ${replacementInstructions}";
+        apply = _: throw "The option `${showOption optionName}' can no longer be used since it's been removed. ${replacementInstructions}";
       });
-      config.assertions =
-        let opt = lib.attrsets.getAttrFromPath optionName options; in [ {
-          assertion = !opt.isDefined;
-          message = ''
-            The option definition `${showOption optionName}' in ${showFiles opt.files} no longer has any effect; please remove it.
-            ${replacementInstructions}
-          '';
-        } ];
+      config.assertions = [ {
+        assertion = !old.isDefined;
+        message = "The option definition `${showOption optionName}' in ${showFiles old.files} no longer has any effect; please remove it.\n${replacementInstructions}\n";
+      } ];
     };
 
+  # Several old options (default: a marker meaning "not set") feed one new
+  # option through `mergeFn config`, with a warning for each old one set.
   mkMergedOptionModule = from: to: mergeFn:
-    { config, options, ... }: {
+    { config, options, ... }:
+    let
+      inherit (lib.attrsets) setAttrByPath getAttrFromPath;
+      unset = "_mkMergedOptionModule";
+      isSet = path: getAttrFromPath path config != unset;
+      notice = path:
+        "The option `${showOption path}' defined in ${showFiles (getAttrFromPath path options).files} has been changed to `${showOption to}' that has a different type. Please read `${showOption to}' documentation and update your configuration accordingly.";
+    in {
       options = foldl' lib.attrsets.recursiveUpdate { } (map (path:
-        lib.attrsets.setAttrByPath path (mkOption {
-          visible = false;
-          default = "_mkMergedOptionModule";
-        })) from);
+        setAttrByPath path (mkOption { visible = false; default = unset; })) from);
       config = {
-        warnings = filter (x: x != "") (map (f:
-          let
-            val = lib.attrsets.getAttrFromPath f config;
-            opt = lib.attrsets.getAttrFromPath f options;
-          in
-          lib.strings.optionalString (val != "_mkMergedOptionModule")
-            "The option `${showOption f}' defined in ${showFiles opt.files} has been changed to `${showOption to}' that has a different type. Please read `${showOption to}' documentation and update your configuration accordingly.") from);
-      } // lib.attrsets.setAttrByPath to (mkMerge (lib.lists.optional
-        (any (f: lib.attrsets.getAttrFromPath f config != "_mkMergedOptionModule") from)
-        (mergeFn config)));
+        warnings = map notice (filter isSet from);
+      } // setAttrByPath to (mkMerge (if any isSet from then [ (mergeFn config) ] else [ ]));
     };
 
   mkChangedOptionModule = from: to: changeFn:
