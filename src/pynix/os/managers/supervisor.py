@@ -83,6 +83,17 @@ class SupervisorManager(ServiceManager):
             return
         if not self.create:
             raise SupervisorError(f"supervisord of {self.machine.root} is not running")
+        if self._starting_pid() is not None:
+            # started by a switch that was interrupted: give it time to listen
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self._starting_pid() is not None:
+                if self.running():
+                    return
+                time.sleep(0.05)
+            pid = self._starting_pid()
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         os.makedirs(self.programs, exist_ok=True)
         os.makedirs(self.log_dir, exist_ok=True)
         os.makedirs(self.markers, exist_ok=True)
@@ -103,6 +114,17 @@ class SupervisorManager(ServiceManager):
             time.sleep(0.05)
         raise SupervisorError(
             f"supervisord did not start; see {os.path.join(self.dir, 'supervisord.log')}")
+
+    def _starting_pid(self) -> int | None:
+        """The PID of this machine's supervisord if one is alive (per its pid file)."""
+        try:
+            with open(os.path.join(self.dir, "supervisord.pid")) as fh:
+                pid = int(fh.read().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+        except (OSError, ValueError):
+            return None
+        return pid if b"supervisord" in cmdline and self.conf.encode() in cmdline else None
 
     def _main_config(self) -> str:
         d = self.dir
