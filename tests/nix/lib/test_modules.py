@@ -127,6 +127,16 @@ VALUES: dict[str, tuple[str, Any]] = {
              { i = mkForce { alpha = false; }; } { i.beta = true; } ]; }).config.i""",
         {"alpha": False},
     ),
+    "lazyAttrsOf-condition-reads-itself": (
+        """(evalModules { modules = [ ({ config, ... }: { options.a = mkOption { type = types.lazyAttrsOf types.int; };
+             config.a = { x = mkIf (config.a ? y) 1; y = 2; }; }) ]; }).config.a""",
+        {"x": 1, "y": 2},
+    ),
+    "definition-reads-other-option": (
+        """(evalModules { modules = [ ({ config, ... }: { options.a = mkOption { type = types.int; }; options.b = mkOption { type = types.int; };
+             config = { a = config.b + 1; b = 1; }; }) ]; }).config.a""",
+        2,
+    ),
     # §4.5 submodules with name
     "submodule-name": (
         """(evalModules { modules = [ { options.users = mkOption { type = types.attrsOf (types.submodule ({ name, ... }: {
@@ -341,6 +351,20 @@ ERRORS: dict[str, tuple[str, str]] = {
     "unspecified-cannot-merge": (
         """(evalModules { modules = [ { options.a = mkOption { }; } { a = 1; } { a = "x"; } ]; }).config.a""",
         "Cannot merge definitions of `a'.",
+    ),
+    "cycle": (
+        """(evalModules { modules = [ ({ config, ... }: { options.a = mkOption { type = types.int; }; options.b = mkOption { type = types.int; };
+             config = { a = config.b; b = config.a; }; }) ]; }).config.a""",
+        "infinite recursion encountered",
+    ),
+    "attrsOf-condition-reads-itself": (
+        """(evalModules { modules = [ ({ config, ... }: { options.a = mkOption { type = types.attrsOf types.int; };
+             config.a = { x = mkIf (config.a ? y) 1; y = 2; }; }) ]; }).config.a""",
+        "infinite recursion encountered",
+    ),
+    "formal-default-not-used": (
+        """(evalModules { modules = [ { options.v = mkOption { }; } ({ a ? "unused", ... }: { v = a; }) ]; }).config.v""",
+        "attribute 'a' missing",
     ),
     "not-attrset-config": (
         """(evalModules { modules = [ { config = mkIf true true; } ]; }).config""",
