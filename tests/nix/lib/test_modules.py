@@ -207,6 +207,12 @@ VALUES: dict[str, tuple[str, Any]] = {
          "loc": ["x"], "description": "d", "default": 1, "t": "int", "td": "signed integer",
          "s": "x", "dwl": [2]},
     ),
+    "valueMeta": (
+        """let r = evalModules { modules = [ { options.s = mkOption { type = types.attrsOf (types.submodule { options.a = mkOption { default = 1; }; }); };
+             options.i = mkOption { type = types.int; }; } { _file = "d.nix"; s.x.a = 2; i = 1; } ]; };
+           in { a = r.options.s.valueMeta.attrs.x.configuration.config.a; f = r.options.s.valueMeta.attrs.x.configuration.options.a.files; i = r.options.i.valueMeta; }""",
+        {"a": 2, "f": ["d.nix"], "i": {}},
+    ),
     "option-default-only": (
         """let o = (evalModules { modules = [ { options.x = mkOption { type = types.int; default = 1; }; } ]; }).options.x;
            in [ o.highestPrio o.isDefined ]""",

@@ -117,6 +117,9 @@ let
           throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs invalid}"
       else if type.emptyValue ? value then type.emptyValue.value
       else throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
+    # Per-type metadata of the merged value (the submodule's evaluation, the
+    # elements' metadata...), computed only when asked for.
+    valueMeta = if isDefined && type.valueMetaOf or null != null then type.valueMetaOf loc defsFinal else { };
     optionalValue = if isDefined then { value = mergedValue; } else { };
     optionalList = if isDefined then [ mergedValue ] else [ ];
   };
@@ -141,7 +144,7 @@ let
       definitions = map (d: d.value) res.defsFinal;
       files = map (d: d.file) res.defsFinal;
       definitionsWithLocations = res.defsFinal;
-      inherit (res) isDefined;
+      inherit (res) isDefined valueMeta;
       __toString = _: showOption loc;
     };
 

@@ -54,10 +54,11 @@ let
     , functor ? defaultFunctor name
     , deprecationMessage ? null
     , nestedTypes ? { }
+    , valueMetaOf ? null
     }: {
       _type = "option-type";
       inherit name check merge emptyValue getSubOptions getSubModules substSubModules
-        typeMerge functor deprecationMessage nestedTypes descriptionClass;
+        typeMerge functor deprecationMessage nestedTypes descriptionClass valueMetaOf;
       description = if description == null then name else description;
     };
 
@@ -370,6 +371,13 @@ let
               (loc ++ [ "[definition ${toString n}-entry ${toString m}]" ])
               elemType [ { inherit (def) file; value = v; } ]).optionalList) def.value)) defs);
       emptyValue = { value = [ ]; };
+      valueMetaOf = loc: defs: {
+        list = concatLists (lib.lists.imap1 (n: def:
+          lib.lists.imap1 (m: v:
+            (lib.modules.mergeDefinitions
+              (loc ++ [ "[definition ${toString n}-entry ${toString m}]" ])
+              elemType [ { inherit (def) file; value = v; } ]).valueMeta) def.value) defs);
+      };
       getSubOptions = prefix: elemType.getSubOptions (prefix ++ [ "*" ]);
       getSubModules = elemType.getSubModules;
       substSubModules = m: listOf (elemType.substSubModules m);
@@ -409,6 +417,11 @@ let
               in
               mapAttrs (n: v: v.value) (lib.attrsets.filterAttrs (n: v: v ? value) merged);
         emptyValue = { value = { }; };
+        valueMetaOf = loc: defs: {
+          attrs = zipAttrsWith (name: defs:
+            (lib.modules.mergeDefinitions (loc ++ [ name ]) elemType defs).valueMeta)
+            (map (def: mapAttrs (n: v: { inherit (def) file; value = v; }) def.value) defs);
+        };
         getSubOptions = prefix: elemType.getSubOptions (prefix ++ [ "<${placeholder}>" ]);
         getSubModules = elemType.getSubModules;
         substSubModules = m: attrsWith { elemType = elemType.substSubModules m; inherit lazy placeholder; };
@@ -553,6 +566,15 @@ let
           modules = [ { _module.args.name = lib.modules.mkOptionDefault "‹name›"; } ] ++ modules;
         };
         freeformType = base._module.freeformType;
+        # The nested evaluation for the definitions `defs` at `loc` (§4.5).
+        evaluate = loc: defs: lib.modules.evalModules {
+          inherit class specialArgs;
+          prefix = loc;
+          modules = modules
+            ++ [ { _module.args.name = lib.modules.mkOptionDefault "‹name›"; } ]
+            ++ [ { _module.args.name = lib.lists.last loc; } ]
+            ++ toModules defs;
+        };
       in
       mkOptionType {
         name = "submodule";
@@ -561,15 +583,8 @@ let
           else if freeformType != null then "open submodule of ${phrase nounOrComposite freeformType}"
           else "submodule";
         check = x: isAttrs x || isFunction x || types.path.check x;
-        merge = loc: defs:
-          (lib.modules.evalModules {
-            inherit class specialArgs;
-            prefix = loc;
-            modules = modules
-              ++ [ { _module.args.name = lib.modules.mkOptionDefault "‹name›"; } ]
-              ++ [ { _module.args.name = lib.lists.last loc; } ]
-              ++ toModules defs;
-          }).config;
+        merge = loc: defs: (evaluate loc defs).config;
+        valueMetaOf = loc: defs: { configuration = evaluate loc defs; };
         emptyValue = { value = base.config; };
         getSubOptions = prefix:
           (lib.modules.evalModules { inherit class specialArgs prefix; modules = [ { _module.args.name = lib.modules.mkOptionDefault "‹name›"; } ] ++ modules; }).options
