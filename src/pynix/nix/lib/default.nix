@@ -22,6 +22,12 @@ let
       modules = load ./modules.nix;
       debug = load ./debug.nix;
       customisation = load ./customisation.nix;
+      metaLib = {
+        inherit (customisation) getExe getExe';
+        addMetaAttrs = newAttrs: drv: drv // { meta = (drv.meta or { }) // newAttrs; };
+        lowPrio = drv: drv // { meta = (drv.meta or { }) // { priority = 10; }; };
+        hiPrio = drv: drv // { meta = (drv.meta or { }) // { priority = -10; }; };
+      };
     in
     trivial // lists // attrsets // strings // fixedPoints // stringsWithDeps
     // debug // customisation // {
@@ -31,6 +37,20 @@ let
       fileContents = file: strings.removeSuffix "\n" (builtins.readFile file);
       pathIsDirectory = p: builtins.pathExists p && (builtins.readDir (dirOf p)).${baseNameOf p} or null == "directory";
       cleanSource = src: src;
+      fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+      fakeSha256 = "0000000000000000000000000000000000000000000000000000";
+      versions = rec {
+        splitVersion = builtins.splitVersion;
+        major = v: builtins.elemAt (splitVersion v) 0;
+        minor = v: builtins.elemAt (splitVersion v) 1;
+        patch = v: builtins.elemAt (splitVersion v) 2;
+        majorMinor = v: builtins.concatStringsSep "." (lists.take 2 (splitVersion v));
+        pad = n: version:
+          let parts = splitVersion version; in
+          builtins.concatStringsSep "." (parts ++ lists.replicate (n - builtins.length parts) "0");
+      };
+      meta = metaLib;
+      inherit (metaLib) addMetaAttrs lowPrio hiPrio;
 
       inherit (asserts) assertMsg assertOneOf;
       inherit (options)

@@ -175,6 +175,24 @@ rec {
       go = i: if i < m && substring i 1 a == substring i 1 b then go (i + 1) else i;
     in go 0;
 
+  levenshteinAtMost = k: a: b: levenshtein a b <= k;
+
+  # A string usable as a derivation name: disallowed characters become `-`,
+  # a leading dot is dropped, at most 207 characters.
+  sanitizeDerivationName = string:
+    let
+      replaced = builtins.replaceStrings [ "." ] [ "." ]
+        (concatStrings (map (c: if match "[a-zA-Z0-9+._?=-]" c != null then c else "-") (stringToCharacters string)));
+      noDot = if hasPrefix "." replaced then substring 1 (-1) replaced else replaced;
+      cut = substring (lib.trivial.max 0 (stringLength noDot - 207)) 207 noDot;
+    in if cut == "" then "unknown" else cut;
+
+  escapeURL =
+    let
+      unreserved = stringToCharacters "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+      encode = c: if builtins.elem c unreserved then c else "%${fixedWidthString 2 "0" (toHexString (charToInt c))}";
+    in s: concatMapStrings encode (stringToCharacters s);
+
   levenshtein = a: b:
     let
       la = stringLength a;
