@@ -181,7 +181,10 @@ class Machine:
         cmd = [bwrap, "--tmpfs", "/"]
         for d in MACHINE_DIRS:
             cmd += ["--bind", str(self.dir / d), f"/{d}"]
-        cmd += ["--ro-bind", str(self.store), "/nix/store", "--proc", "/proc", "--dev", "/dev",
+        # (bwrap makes the parents of mount points 0700: /nix must be 0755 for
+        # the services' users to reach the store)
+        cmd += ["--perms", "0755", "--dir", "/nix", "--ro-bind", str(self.store), "/nix/store",
+                "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
                 "--cap-add", "ALL", "--uid", "0", "--gid", "0", "--unshare-pid",
                 "--unshare-ipc", "--die-with-parent"]  # fmt: skip
         if host_usr:

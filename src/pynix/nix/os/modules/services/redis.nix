@@ -12,6 +12,7 @@ let
 
   toValue = v:
     if builtins.isBool v then (if v then "yes" else "no")
+    else if v == "" then "\"\""
     else toString v;
 
   # `key value` lines; a list gives one line per element
