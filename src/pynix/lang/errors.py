@@ -198,16 +198,9 @@ def trace_from_traceback(err: BaseException) -> list[tuple[Pos | None, str]]:
     return [f for pair in reversed(frames) for f in pair]
 
 
-def _message_lines(msg: str) -> str:
-    """A multi-line message laid out as Nix does: trailing whitespace dropped and
-    every further non-empty line indented under the text after ``error: ``."""
-    first, *rest = msg.rstrip().split("\n")
-    return "\n".join([first, *(("       " + line) if line else "" for line in rest)])
-
-
 def render(err: NixError, show_trace: bool = False) -> str:
     """The text Nix prints for an error (without a trailing newline)."""
-    lines = [f"error: {_message_lines(err.msg)}"]
+    lines = [f"error: {err.msg}"]
     if err.pos:
         lines.append("")
         lines.extend(_frame(err.pos))
