@@ -109,9 +109,11 @@ class OsWorld:
         return json.loads(r.stdout)
 
     def eval_fails(self, config: str, expr: str, name: str = "fail") -> str:
+        """The error message, each line stripped of its indentation (the
+        evaluator may indent the lines of a multi-line message)."""
         r = self.pynix("eval", "--json", "-f", self.system_file(name, config, expr))
         assert not r.ok, f"the evaluation succeeded: {r.stdout[:2000]}"
-        return r.stderr
+        return "\n".join(line.strip() for line in r.stderr.splitlines())
 
     def build(self, config: str, name: str = "system",
               attr: str = "config.system.build.toplevel") -> str:
