@@ -372,6 +372,34 @@ ERRORS: dict[str, tuple[str, str]] = {
         """(evalModules { modules = [ { options.v = mkOption { }; } ({ a ? "unused", ... }: { v = a; }) ]; }).config.v""",
         "attribute 'a' missing",
     ),
+    "configuration-as-module": (
+        """(evalModules { modules = [ (evalModules { modules = [ ]; }) ]; }).config""",
+        'Expected a module, but found a value of type "configuration"',
+    ),
+    "class-mismatch": (
+        """(evalModules { class = "nixos"; modules = [ { _class = "darwin"; _file = "d.nix"; } ]; }).config""",
+        'The module `d.nix` (class: "darwin") cannot be imported into a module evaluation that expects class "nixos".',
+    ),
+    "disabledModules-set-without-key": (
+        """(evalModules { modules = [ { _file = "m.nix"; disabledModules = [ { foo = 1; } ]; } ]; }).config""",
+        "Module `m.nix` contains a disabledModules item that is an attribute set, presumably a module, that does not have a `key` attribute.",
+    ),
+    "submodule-without-options": (
+        """(evalModules { modules = [ { options.s = mkOption { type = types.submodule { config.x = 1; }; }; } { s = { }; } ]; }).config.s""",
+        "The option `s.x' does not exist. Definition values: - In `<unknown-file>': 1 However there are no options defined in `s'.",
+    ),
+    "option-type-as-declaration": (
+        """(evalModules { modules = [ { options.a = types.str; } ]; }).config""",
+        "In module <unknown-file>: expected an option declaration at option path `a` but got an attribute set with type option-type",
+    ),
+    "renamed-warning-and-removed": (
+        """let r = evalModules { modules = [ (lib.mkRemovedOptionModule [ "gone" ] "Use x.") { options.assertions = mkOption { default = [ ]; }; } { gone = 1; } ]; }; in r.config.gone""",
+        "The option `gone' can no longer be used since it's been removed. Use x.",
+    ),
+    "mkPackageOption-missing": (
+        """(evalModules { modules = [ { options.p = lib.mkPackageOption { } "nope" { }; } ]; }).config.p""",
+        "nope cannot be found in pkgs",
+    ),
     "not-attrset-config": (
         """(evalModules { modules = [ { config = mkIf true true; } ]; }).config""",
         "you're trying to define a value of type `bool' rather than an attribute set for the option",
