@@ -36,7 +36,8 @@ GEN1 = """{ pkgs, ... }: {
 GEN2 = """{ pkgs, ... }: {
   networking.hostName = "second";
   users.users.alice = { isNormalUser = true; extraGroups = [ "wheel" ]; };
-  users.users.bob = { isNormalUser = true; };
+  users.users.bob = { isNormalUser = true; initialPassword = "pw"; };
+  users.users.carol = { isNormalUser = true; uid = 1700; hashedPassword = "!locked-hash"; };
   environment.etc."app/config".text = "v2";
   environment.etc.direct = { source = pkgs.writeText "direct" "direct"; mode = "direct-symlink"; };
   # a failing snippet does not stop the others
@@ -136,6 +137,10 @@ def test_activate_two_generations(generations: tuple[OsWorld, str, str], machine
     passwd, group = m.passwd(), m.group()
     assert "svc" not in passwd and "svc" not in group
     assert passwd["alice"][2] == "1000" and passwd["bob"][2] == "1001"
+    assert passwd["carol"][2] == "1700"
+    shadow = table(m.path("/etc/shadow"))
+    assert shadow["bob"][1].startswith("$6$") and shadow["carol"][1] == "!locked-hash"
+    assert "DeprecationWarning" not in r.stderr
     assert "manual" in passwd
     assert os.readlink(m.path("/etc/static")) == os.readlink(generations[0].real(gen2) / "etc")
     assert not os.path.lexists(m.path("/etc/dropped"))

@@ -213,8 +213,10 @@ def test_unnamed_system_and_etc_entries(world: OsWorld) -> None:
   environment.etc.renamed = { text = "z"; target = "elsewhere/z"; };
   environment.etc.forced.text = lib.mkForce "forced";
   environment.etc.forced.source = pkgs.writeText "plain" "plain";
+  environment.variables = { EDITOR = "vi"; SEARCH = [ "/a" "/b" ]; QUOTED = "it's"; };
 }
 """, """{
+  setEnv = config.environment.etc."set-environment".text;
   name = config.system.build.toplevel.name;
   ab = let e = config.environment.etc."a/b.conf"; in
     { inherit (e) mode user group target; src = toString e.source; };
@@ -231,6 +233,12 @@ def test_unnamed_system_and_etc_entries(world: OsWorld) -> None:
     # `text` defined with mkForce: its source is defined with that priority too
     assert got["forcedSource"].endswith("-etc-forced")
     assert got["hostnameEntry"] is False
+    env = got["setEnv"].splitlines()
+    assert "export EDITOR=vi" in env or "export EDITOR='vi'" in env
+    assert "export SEARCH=/a:/b" in env or "export SEARCH='/a:/b'" in env
+    assert "export QUOTED='it'\\''s'" in env
+    assert 'export PATH="/run/current-system/sw/bin:/run/current-system/sw/sbin${PATH:+:$PATH}"' \
+        in env
 
 
 def test_users_defaults_and_assertions(world: OsWorld) -> None:

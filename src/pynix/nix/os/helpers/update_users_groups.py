@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from typing import Any
 
 STATE = "/var/lib/pynix"
@@ -114,7 +115,9 @@ class Allocator:
 
 def hash_password(clear: str) -> str:
     try:
-        import crypt  # deprecated, still in Python 3.11
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # deprecated, still in Python 3.11
 
         return crypt.crypt(clear, crypt.mksalt(crypt.METHOD_SHA512))
     except (ImportError, OSError):
