@@ -377,6 +377,28 @@ def test_nginx_configuration(world: OsWorld) -> None:
     assert unit["User"] == "nginx" and unit["Restart"] == "always"
     assert unit["RuntimeDirectory"] == "nginx" and unit["X-StopIfChanged"] == "false"
     assert got["users"] == {"uid": 60, "group": "nginx", "isSystemUser": True}
+    # enableReload: the configuration is /etc/nginx/nginx.conf, a change reloads;
+    # another user is not created; no IPv6 listeners without IPv6
+    reload = world.eval("""{
+  services.nginx = { enable = true; enableReload = true; user = "www"; group = "www"; };
+  networking.enableIPv6 = false;
+}
+""", """{
+  unit = config.systemd.units."nginx.service".text;
+  etc = toString config.environment.etc."nginx/nginx.conf".source;
+  conf = config.services.nginx.configFile.text;
+  file = toString config.services.nginx.configFile;
+  nginxUser = config.users.users ? nginx;
+}""")
+    assert isinstance(reload, dict)
+    service = dict(parse_unit(reload["unit"])["Service"])
+    assert service["X-ReloadIfChanged"] == "true"
+    assert service["ExecStart"].endswith("-c '/etc/nginx/nginx.conf'")
+    assert service["User"] == "www"
+    assert dict(parse_unit(reload["unit"])["Unit"])["X-Reload-Triggers"].startswith("/nix/store/")
+    assert reload["etc"] == reload["file"]
+    assert "listen 0.0.0.0:80;" in reload["conf"] and "[::0]" not in reload["conf"]
+    assert reload["nginxUser"] is False
     err = world.eval_fails("""{
   services.nginx.enable = true;
   services.nginx.virtualHosts.x.locations."/" = { root = "/a"; alias = "/b"; };
