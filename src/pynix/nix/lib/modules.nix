@@ -91,8 +91,15 @@ let
 
   # -------------------------------------------------------- merging values
 
+  # A definition value that is not a property (nothing to discharge, filter
+  # or sort): the common case, which skips the general pipeline below.
+  isPlain = v: !(isAttrs v && v ? _type);
+
   mergeDefinitions = loc: type: defs: rec {
     defsFinal' =
+      if defs != [ ] && all (d: isPlain d.value) defs
+      then { values = defs; highestPrio = defaultOverridePriority; }
+      else
       let
         discharged = concatMap (d:
           map (value:
@@ -127,8 +134,13 @@ let
   evalOptionValue = loc: opt: defs:
     let
       defs' = (if opt ? default then [ { file = head opt.declarations; value = mkOptionDefault opt.default; } ] else [ ]) ++ defs;
+      # Only the default (a plain value): it wins with its priority as it is.
+      onlyDefault = defs == [ ] && opt ? default && isPlain opt.default;
       res =
-        if opt.readOnly or false && length defs' > 1 then
+        if onlyDefault then
+          let d = [ { file = head opt.declarations; value = opt.default; } ]; in
+          mergeDefinitions loc opt.type d // { defsFinal' = { values = d; highestPrio = 1500; }; }
+        else if opt.readOnly or false && length defs' > 1 then
           let separate = map (d: d // { value = (mergeDefinitions loc opt.type [ d ]).mergedValue; }) defs'; in
           throw "The option `${showOption loc}' is read-only, but it's set multiple times. Definition values:${showDefs separate}"
         else mergeDefinitions loc opt.type defs';
