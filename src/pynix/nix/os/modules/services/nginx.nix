@@ -558,7 +558,12 @@ in
   };
 
   config = mkIf cfg.enable {
-    assertions =
+    assertions = [
+      {
+        assertion = !cfg.recommendedBrotliSettings && !cfg.recommendedZstdSettings;
+        message = "services.nginx.recommendedBrotliSettings and recommendedZstdSettings need nginx modules that pynix's nginx does not have.";
+      }
+    ] ++
       lib.concatLists (mapAttrsToList (vname: v:
         [
           {
