@@ -68,4 +68,7 @@ byName
     writeShellScript writeShellScriptBin symlinkJoin mkShell;
 
   buildEnv = callPackage ../build-support/build-env.nix { };
+
+  # the versioned name NixOS configurations use (the only PostgreSQL here)
+  postgresql_15 = final.postgresql;
 }
