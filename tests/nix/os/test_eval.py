@@ -511,3 +511,30 @@ def test_nixpkgs_overlays_and_config_make_pkgs(world: OsWorld) -> None:
   inSystem = map (p: p.name) config.environment.systemPackages;
 }""")
     assert got == {"unfree": True, "greeting": "greeting", "inSystem": ["greeting"]}
+
+
+def test_time_zone_firewall_and_versioned_postgresql(world: OsWorld) -> None:
+    got = world.eval("""{ pkgs, ... }: {
+  time.timeZone = "Europe/Paris";
+  networking.firewall.allowedTCPPorts = [ 80 443 ];
+  services.postgresql = {
+    enable = true;
+    package = pkgs.postgresql_15;
+    ensureDatabases = [ "app" ];
+    ensureUsers = [ { name = "app"; ensurePermissions."DATABASE \\"app\\"" = "ALL PRIVILEGES"; } ];
+  };
+}
+""", """{
+  localtime = let e = config.environment.etc.localtime; in
+    { inherit (e) mode; src = toString e.source; };
+  timezone = config.environment.etc.timezone.text;
+  tzdata = "${pkgs.debian.tzdata}";
+  postStart = config.systemd.services.postgresql.postStart;
+  pg = config.services.postgresql.package.name;
+}""")
+    assert isinstance(got, dict)
+    assert got["localtime"] == {"mode": "direct-symlink",
+                                "src": got["tzdata"] + "/share/zoneinfo/Europe/Paris"}
+    assert got["timezone"] == "Europe/Paris\n"
+    assert "GRANT ALL PRIVILEGES ON DATABASE \"app\" TO \"app\"" in got["postStart"]
+    assert got["pg"].startswith("postgresql-15.")

@@ -6,6 +6,8 @@
   ./modules/config/system-path.nix
   ./modules/config/shells-environment.nix
   ./modules/config/networking.nix
+  ./modules/config/firewall.nix
+  ./modules/config/time.nix
   ./modules/config/users-groups.nix
   ./modules/system/etc.nix
   ./modules/system/activation.nix

@@ -38,7 +38,9 @@ let
       $PSQL -tAc "SELECT 1 FROM pg_roles WHERE rolname='${u.name}'" | grep -q 1 || $PSQL -tAc 'CREATE USER "${u.name}"'
     '' + optionalString (clauses != [ ]) ''
       $PSQL -tAc 'ALTER ROLE "${u.name}" ${concatStringsSep " " clauses}'
-    '' + optionalString u.ensureDBOwnership ''
+    '' + concatStringsSep "" (lib.mapAttrsToList (object: privileges: ''
+      $PSQL -tAc 'GRANT ${privileges} ON ${object} TO "${u.name}"'
+    '') u.ensurePermissions) + optionalString u.ensureDBOwnership ''
       $PSQL -tAc 'ALTER DATABASE "${u.name}" OWNER TO "${u.name}";'
     '';
 
@@ -141,6 +143,16 @@ in
             type = types.bool;
             default = false;
             description = "Whether the role owns the database of the same name (in ensureDatabases).";
+          };
+          ensurePermissions = mkOption {
+            type = types.attrsOf types.str;
+            default = { };
+            example = { "DATABASE \"mydb\"" = "ALL PRIVILEGES"; };
+            description = ''
+              Privileges granted to the role: `"<object>" = "<privileges>"`
+              (GRANT <privileges> ON <object> TO the role). Deprecated in
+              NixOS for ensureDBOwnership; kept for older configurations.
+            '';
           };
           ensureClauses = builtins.listToAttrs (map (c: lib.nameValuePair c (clauseOption c)) clauseNames);
         };
