@@ -244,10 +244,15 @@ def test_unnamed_system_and_etc_entries(world: OsWorld) -> None:
 def test_users_defaults_and_assertions(world: OsWorld) -> None:
     got = world.eval("""{ pkgs, ... }: {
   users.users.alice = { isNormalUser = true; extraGroups = [ "wheel" ]; };
-  users.users.svc = { isSystemUser = true; group = "svc"; };
+  users.users.svc = { isSystemUser = true; group = "svc"; packages = [ pkgs.curl ]; };
   users.groups.svc = { };
+  system.activationScripts.aaa = { deps = [ "zzz" ]; text = "echo after zzz"; };
+  system.activationScripts.zzz = "echo first";
 }
 """, """{
+  perUser = builtins.attrNames (lib.filterAttrs (n: _: lib.hasPrefix "profiles/" n)
+    config.environment.etc);
+  script = config.system.activationScriptText;
   alice = let a = config.users.users.alice; in
     { inherit (a) group home createHome useDefaultShell isSystemUser; shell = toString a.shell; };
   bash = toString pkgs.bash;
@@ -259,6 +264,16 @@ def test_users_defaults_and_assertions(world: OsWorld) -> None:
                             "shell": got["bash"]}
     assert got["svc"] == {"group": "svc", "home": "/var/empty", "createHome": False,
                           "uid": None}
+    assert got["perUser"] == ["profiles/per-user/svc"]
+    # snippets: sorted names, each one's deps first
+    script = got["script"]
+    assert script.index("snippet zzz:") < script.index("snippet aaa:")
+    assert script.count("snippet zzz:") == 1
+    err = world.eval_fails("""{
+  system.activationScripts.x = { deps = [ "nonexistent" ]; text = ""; };
+}
+""", "config.system.activationScriptText")
+    assert "system.activationScripts: a snippet depends on `nonexistent'" in err
     err = world.eval_fails("""{
   users.users.nogroup = { isSystemUser = true; };
   users.users.both = { isSystemUser = true; isNormalUser = true; };

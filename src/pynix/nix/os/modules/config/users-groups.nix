@@ -263,6 +263,16 @@ in
         "users.users.${u.name}.group is \"${u.group}\", a group that is not declared in users.groups.")
       users;
 
+    # users.users.<name>.packages
+    environment.etc = lib.mapAttrs' (_: u: lib.nameValuePair "profiles/per-user/${u.name}" {
+      source = pkgs.buildEnv {
+        name = "user-environment";
+        paths = u.packages;
+        pathsToLink = [ "/bin" "/sbin" "/share" "/lib" ];
+        ignoreCollisions = true;
+      };
+    }) (lib.filterAttrs (_: u: u.packages != [ ]) cfg.users);
+
     system.activationScripts.users = {
       deps = [ "var" ];
       text = ''
