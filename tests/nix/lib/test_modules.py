@@ -292,6 +292,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         """(evalModules { modules = [ { options.foo = mkOption { type = types.int; }; options.fob = mkOption { }; } { fooo = 1; } ]; }).config""",
         "The option `fooo' does not exist. Definition values: - In `<unknown-file>': 1 Did you mean `foo' or `fob'?",
     ),
+    "undeclared-first-by-name": (
+        """(evalModules { modules = [ { options.b.y = mkOption { }; } { b.z = 2; a = 1; } ]; }).config""",
+        "The option `a' does not exist. Definition values: - In `<unknown-file>': 1 Did you mean `b'?",
+    ),
     "undeclared-no-options": (
         """(evalModules { modules = [ { foo = 1; } ]; }).config""",
         "It seems as if you're trying to declare an option by placing it into `config' rather than `options'!",

@@ -292,13 +292,23 @@ let
     in {
       options = mapAttrs (n: r: r.option) results;
       config = mapAttrs (n: r: r.value) results;
+      # By name (nested ones and those at this level together), each name's
+      # in processing order; without definitions here there is nothing to
+      # report, and no nested declaration needs to be looked at.
       unmatched =
-        concatMap (n: results.${n}.unmatched) (attrNames results)
-        ++ concatMap (n: map (d: {
-          inherit (d) file value;
-          prefix = [ n ];
-          candidates = attrNames declsByName;
-        }) defsByName.${n}) undeclared;
+        if defs == [ ] then [ ]
+        else
+          let
+            byName = mapAttrs (n: r: r.unmatched) results // listToAttrs (map (n: {
+              name = n;
+              value = map (d: {
+                inherit (d) file value;
+                prefix = [ n ];
+                candidates = attrNames declsByName;
+              }) defsByName.${n};
+            }) undeclared);
+          in
+          concatMap (n: byName.${n}) (attrNames byName);
     };
 
   # ------------------------------------------------------- collecting
