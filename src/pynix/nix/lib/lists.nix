@@ -58,27 +58,33 @@ rec {
 
   reverseList = xs: let n = length xs; in genList (i: elemAt xs (n - i - 1)) n;
 
+  # Depth-first walk from the head of `list` towards an element nothing comes
+  # before: { minimal; visited; rest; }, or with `stopOnCycles`, when the walk
+  # meets an element already on its way: { cycle; loops; visited; rest; }.
   listDfs = stopOnCycles: before: list:
     let
-      dfs' = us: visited: rest:
+      go = here: path: todo:
         let
-          c = filter (x: before x us) visited;
-          b = partition (x: before x us) rest;
+          back = filter (x: before x here) path;
+          preds = partition (x: before x here) todo;
         in
-        if stopOnCycles && (length c > 0) then { cycle = us; loops = c; inherit visited rest; }
-        else if length b.right == 0 then { minimal = us; inherit visited rest; }
-        else dfs' (head b.right) ([ us ] ++ visited) (tail b.right ++ b.wrong);
-    in dfs' (head list) [ ] (tail list);
-
-  toposort = before: list:
-    let
-      dfsthis = listDfs true before list;
-      toporest = toposort before (dfsthis.visited ++ dfsthis.rest);
+        if stopOnCycles && back != [ ] then { cycle = here; loops = back; visited = path; rest = todo; }
+        else if preds.right == [ ] then { minimal = here; visited = path; rest = todo; }
+        else go (head preds.right) ([ here ] ++ path) (tail preds.right ++ preds.wrong);
     in
+    go (head list) [ ] (tail list);
+
+  # Sorted so that `before a b` puts a first: { result; }, or { cycle; loops; }.
+  toposort = before: list:
     if length list < 2 then { result = list; }
-    else if dfsthis ? cycle then { cycle = reverseList ([ dfsthis.cycle ] ++ dfsthis.visited); inherit (dfsthis) loops; }
-    else if toporest ? cycle then toporest
-    else { result = [ dfsthis.minimal ] ++ toporest.result; };
+    else
+      let
+        step = listDfs true before list;
+        others = toposort before (step.visited ++ step.rest);
+      in
+      if step ? cycle then { cycle = reverseList ([ step.cycle ] ++ step.visited); inherit (step) loops; }
+      else if others ? cycle then others
+      else { result = [ step.minimal ] ++ others.result; };
 
   sortOn = f: list:
     map (p: p.v) (sort (a: b: a.k < b.k) (map (v: { inherit v; k = f v; }) list));
