@@ -30,6 +30,11 @@ GEN1 = """{ pkgs, ... }: {
     supportsDryActivation = true;
   };
   systemd.services.web = { wantedBy = [ "multi-user.target" ]; script = "sleep 1"; };
+  systemd.tmpfiles.rules = [
+    "d /var/www/site 0750 svc svc -"
+    "f /var/www/site/index.html 0640 svc svc - hello"
+    "L+ /var/www/link - - - - /var/www/site"
+  ];
 }
 """
 
@@ -42,6 +47,7 @@ GEN2 = """{ pkgs, ... }: {
   environment.etc.direct = { source = pkgs.writeText "direct" "direct"; mode = "direct-symlink"; };
   # a failing snippet does not stop the others
   system.activationScripts.broken = "false";
+  systemd.tmpfiles.rules = [ "x /unsupported" "d /var/www/other" ];
   system.activationScripts.greet = {
     deps = [ "etc" ];
     text = "cat /etc/app/config > /run/greet-$NIXOS_ACTION";
@@ -112,6 +118,11 @@ def test_activate_two_generations(generations: tuple[OsWorld, str, str], machine
     assert m.path("/var/empty").is_dir() and os.readlink(m.path("/var/run")) == "/run"
     assert m.path("/tmp").stat().st_mode & 0o1777 == 0o1777
     assert m.path("/run/greet-switch").read_text() == "v1"
+    # systemd.tmpfiles.rules (an unsupported type is reported, the others apply)
+    site = m.path("/var/www/site").stat()
+    assert (site.st_mode & 0o777, site.st_uid) == (0o750, svc_uid)
+    assert m.path("/var/www/site/index.html").read_text() == "hello"
+    assert os.readlink(m.path("/var/www/link")) == "/var/www/site"
 
     # -- idempotence: the same generation again changes nothing -------------------------
     before = snapshot(m)
@@ -133,6 +144,11 @@ def test_activate_two_generations(generations: tuple[OsWorld, str, str], machine
     r = m.activate(gen2)
     assert r.status != 0  # the broken snippet
     assert "Activation script snippet 'broken' failed (1)" in r.stdout
+    # an unsupported tmpfiles type is reported; the other rules apply
+    assert "systemd.tmpfiles.rules, line 1 (x /unsupported): the type 'x' is not supported" \
+        in r.stderr
+    assert "Activation script snippet 'tmpfiles' failed (1)" in r.stdout
+    assert m.path("/var/www/other").is_dir()
     assert os.readlink(m.path("/run/current-system")) == gen2
     passwd, group = m.passwd(), m.group()
     assert "svc" not in passwd and "svc" not in group

@@ -12,6 +12,7 @@
   ./modules/system/etc.nix
   ./modules/system/activation.nix
   ./modules/system/systemd.nix
+  ./modules/system/tmpfiles.nix
   ./modules/system/top-level.nix
   ./modules/services/nginx.nix
   ./modules/services/postgresql.nix
