@@ -23,6 +23,7 @@ GEN1 = """{ pkgs, ... }: {
   environment.etc."app/config".text = "v1";
   environment.etc.secret = { text = "s3cret"; mode = "0640"; group = "svc"; };
   environment.etc.dropped.text = "only in the first generation";
+  environment.etc."conf.d".source = pkgs.writeTextDir "x.conf" "x";
   environment.etc.direct = { source = pkgs.writeText "direct" "direct"; mode = "direct-symlink"; };
   system.activationScripts.greet = {
     deps = [ "etc" ];
@@ -44,6 +45,7 @@ GEN2 = """{ pkgs, ... }: {
   users.users.bob = { isNormalUser = true; initialPassword = "pw"; };
   users.users.carol = { isNormalUser = true; uid = 1700; hashedPassword = "!locked-hash"; };
   environment.etc."app/config".text = "v2";
+  environment.etc."conf.d/a.conf".text = "a";
   environment.etc.direct = { source = pkgs.writeText "direct" "direct"; mode = "direct-symlink"; };
   # a failing snippet does not stop the others
   system.activationScripts.broken = "false";
@@ -162,6 +164,10 @@ def test_activate_two_generations(generations: tuple[OsWorld, str, str], machine
     assert not os.path.lexists(m.path("/etc/dropped"))
     assert not os.path.lexists(m.path("/etc/secret"))  # copied by gen1 only: removed
     assert m.path("/etc/.clean").read_text() == ""
+    # a linked directory became a directory of links
+    assert not m.path("/etc/conf.d").is_symlink() and m.path("/etc/conf.d").is_dir()
+    assert sorted(os.listdir(m.path("/etc/conf.d"))) == ["a.conf"]
+    assert os.readlink(m.path("/etc/conf.d/a.conf")) == "/etc/static/conf.d/a.conf"
     assert m.path("/etc/mine").read_text() == "mine\n"
     # snippets after the broken one ran, with the new /etc
     assert m.path("/run/greet-switch").read_text() == "v2"
@@ -175,6 +181,8 @@ def test_activate_two_generations(generations: tuple[OsWorld, str, str], machine
     assert int(passwd["svc"][2]) == svc_uid
     assert "bob" not in passwd and "manual" in passwd
     assert m.path("/etc/secret").read_text() == "s3cret"
+    # ... and back (it held only links of the static tree)
+    assert os.readlink(m.path("/etc/conf.d")) == "/etc/static/conf.d"
     assert os.readlink(m.path("/run/current-system")) == gen1
 
 

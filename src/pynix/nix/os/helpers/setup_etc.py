@@ -101,8 +101,12 @@ def link_tree(tree: str, rel: str, copied: list[str]) -> None:
         if any(entry.endswith(x) and os.path.lexists(src[: -len(x)]) for x in SIDECARS):
             continue
         if not os.path.islink(src) and os.path.isdir(src):
-            # a directory of the tree itself (parents of targets): descend
-            os.makedirs(os.path.join(ETC, rel_path), exist_ok=True)
+            # a directory of the tree itself (parents of targets): descend;
+            # a link there (of an earlier generation) becomes a directory
+            dst = os.path.join(ETC, rel_path)
+            if os.path.islink(dst):
+                os.unlink(dst)
+            os.makedirs(dst, exist_ok=True)
             link_tree(tree, rel_path, copied)
             continue
         place(tree, rel_path, copied)

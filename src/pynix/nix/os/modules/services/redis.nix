@@ -95,6 +95,11 @@ let
         default = null;
         description = "A password clients must give (stored in the store!).";
       };
+      openFirewall = mkOption {
+        type = types.bool;
+        default = false;
+        description = "No effect in pynix: it manages no firewall (see networking.firewall).";
+      };
       settings = mkOption {
         type = types.attrsOf (types.oneOf [ types.bool types.int types.str (types.listOf types.str) ]);
         default = { };
