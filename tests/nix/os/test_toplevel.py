@@ -148,3 +148,16 @@ def test_etc_entries_with_one_target_must_agree(world: OsWorld) -> None:
 }
 """)
     assert "environment.etc: two different sources for /etc/same" in err
+
+
+def test_nginx_t_cannot_resolve_names_in_the_build(world: OsWorld) -> None:
+    """The build has no network: a proxied host name nginx cannot resolve
+    there does not fail the build (nginx checks it again when it starts)."""
+    conf = world.build("""{
+  services.nginx.enable = true;
+  services.nginx.virtualHosts.x.locations."/".proxyPass = "http://backend.example.invalid:8080";
+}
+""", name="unresolved", attr="config.services.nginx.configFile")
+    assert "proxy_pass http://backend.example.invalid:8080;" in world.read(conf)
+    log = world.pynix("log", conf)
+    assert "could not resolve a host name here" in log.stdout + log.stderr
