@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -186,9 +187,19 @@ class World:
                 os.kill(pid, signal.SIGKILL)
 
 
-def get(port: int, timeout: float = 2) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout) as r:
-        return str(r.read().decode())
+def get(port: int, timeout: float = 2, wait: float = 10) -> str:
+    """The page on ``port``; a service that was just started (and so may not
+    listen yet: a simple service counts as started once it runs) gets ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout) as r:
+                return str(r.read().decode())
+        except urllib.error.URLError as e:
+            refused = isinstance(e.reason, ConnectionRefusedError)
+            if not refused or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 def wait_for(what: str, check: Callable[[], object], timeout: float = 20) -> object:

@@ -56,7 +56,7 @@ def test_sigkill_during_switch(world: World) -> None:
         target = systems[(i + 1) % 2]
         proc = subprocess.Popen([PYNIX, "os", "switch", "--root", str(w.root), "--system",
                                  target], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.0, 2.0))
+        time.sleep(rng.uniform(0.0, 1.6))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1

@@ -29,7 +29,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 def refused(port: int) -> bool:
     try:
-        get(port, timeout=1)
+        get(port, timeout=1, wait=0)
     except OSError:
         return True
     return False

@@ -31,10 +31,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .accounts import AccountError, Credentials, lookup
 from .cmdline import Command, CommandLineError
 from .namespace import NamespaceError, enter
+from .privileges import PrivilegeError, become, parse_capabilities
 from .service import ServiceError, ServiceSpec
 from .units import UnitError, read_unit
 
@@ -44,6 +46,21 @@ MARKER_DIR = "/run/pynix/units"
 
 class LaunchError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the unit's commands run as: its user (None: root) and capabilities."""
+
+    creds: Credentials | None
+    ambient: tuple[int, ...] = ()
+    no_new_privileges: bool = False
+
+    def enter(self) -> None:
+        become(self.creds, list(self.ambient), self.no_new_privileges)
+
+
+ROOT = Identity(None)
 
 
 def log(unit: str, message: str) -> None:
@@ -77,6 +94,15 @@ def credentials(spec: ServiceSpec) -> Credentials:
         raise LaunchError(f"{e} (User=/Group= of {spec.name})") from None
 
 
+def identity(spec: ServiceSpec, creds: Credentials) -> Identity:
+    try:
+        ambient = parse_capabilities(spec.unit.words("Service", "AmbientCapabilities"))
+    except PrivilegeError as e:
+        raise LaunchError(f"AmbientCapabilities= of {spec.name}: {e}") from None
+    return Identity(creds if spec.user else None, tuple(ambient),
+                    spec.unit.get_bool("Service", "NoNewPrivileges"))
+
+
 def make_directories(spec: ServiceSpec, creds: Credentials) -> None:
     for _, dirs in spec.directories():
         for d in dirs:
@@ -95,24 +121,19 @@ def resolve_executable(cmd: Command, env: dict[str, str]) -> str:
     return found
 
 
-def drop(creds: Credentials) -> None:
-    os.setgroups(list(creds.groups))
-    os.setgid(creds.gid)
-    os.setuid(creds.uid)
-
-
 def run_command(cmd: Command, env: dict[str, str], cwd: str | None,
-                creds: Credentials | None, timeout: float) -> int:
+                who: Identity, timeout: float) -> int:
     """Run one command to its end; its exit status (128+N when killed by signal N)."""
     exe = resolve_executable(cmd, env)
-    as_user = creds if (creds is not None and not cmd.privileged) else None
+    as_who = ROOT if cmd.privileged else who
     try:
         proc = subprocess.Popen(
             cmd.argv, executable=exe, env=env, cwd=cwd or "/", stdin=subprocess.DEVNULL,
-            user=as_user.uid if as_user else None, group=as_user.gid if as_user else None,
-            extra_groups=list(as_user.groups) if as_user else None)
+            preexec_fn=as_who.enter)
     except OSError as e:
         raise LaunchError(f"cannot run '{cmd.text}': {e.strerror}") from None
+    except subprocess.SubprocessError as e:  # becoming the user failed
+        raise LaunchError(f"cannot run '{cmd.text}' as the unit's user: {e}") from None
     try:
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -123,9 +144,9 @@ def run_command(cmd: Command, env: dict[str, str], cwd: str | None,
 
 
 def run_phase(spec: ServiceSpec, key: str, env: dict[str, str], cwd: str | None,
-              creds: Credentials | None) -> None:
+              who: Identity) -> None:
     for cmd in spec.commands(key, env):
-        rc = run_command(cmd, env, cwd, creds if spec.user else None, spec.timeout_start)
+        rc = run_command(cmd, env, cwd, who, spec.timeout_start)
         if rc != 0 and not cmd.ignore_failure:
             raise LaunchError(f"{key} command '{cmd.text}' failed with exit code {rc}")
 
@@ -151,7 +172,7 @@ def start(unit: str, unit_dir: str) -> None:
     make_directories(spec, creds)
     env = spec.environment(creds)
     cwd = working_directory(spec, creds)
-    user = creds if spec.user else None
+    user = identity(spec, creds)
     run_phase(spec, "ExecStartPre", env, cwd, user)
     mains = spec.commands("ExecStart", env)
     if not mains:
@@ -176,8 +197,11 @@ def start(unit: str, unit_dir: str) -> None:
         write_marker(unit, {"pid": main_pid, "status": "ok"})
     if cwd is not None:
         os.chdir(cwd)
-    if not main.privileged and spec.user:
-        drop(creds)
+    if not main.privileged:
+        try:
+            user.enter()
+        except PrivilegeError as e:
+            raise LaunchError(str(e)) from None
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -187,7 +211,7 @@ def start(unit: str, unit_dir: str) -> None:
 
 
 def _post_helper(spec: ServiceSpec, env: dict[str, str], cwd: str | None,
-                 user: Credentials | None, main_pid: int) -> None:
+                 user: Identity, main_pid: int) -> None:
     read_end, write_end = os.pipe()  # both close-on-exec: the exec closes write_end
     first = os.fork()
     if first == 0:
@@ -203,7 +227,7 @@ def _post_helper(spec: ServiceSpec, env: dict[str, str], cwd: str | None,
 
 
 def _run_posts(spec: ServiceSpec, env: dict[str, str], cwd: str | None,
-               user: Credentials | None, main_pid: int, ready: int) -> None:
+               user: Identity, main_pid: int, ready: int) -> None:
     while os.read(ready, 1):
         pass
     time.sleep(0.05)
@@ -227,8 +251,7 @@ def reload(unit: str, unit_dir: str, main_pid: int) -> None:
     if not spec.unit.values("Service", "ExecReload"):
         os.kill(main_pid, signal.SIGHUP)
         return
-    run_phase(spec, "ExecReload", env, working_directory(spec, creds),
-              creds if spec.user else None)
+    run_phase(spec, "ExecReload", env, working_directory(spec, creds), identity(spec, creds))
 
 
 def stop_phase(unit: str, unit_dir: str, main_pid: int | None, key: str) -> None:
@@ -238,8 +261,7 @@ def stop_phase(unit: str, unit_dir: str, main_pid: int | None, key: str) -> None
     if main_pid:
         env["MAINPID"] = str(main_pid)
     with contextlib.suppress(LaunchError):
-        run_phase(spec, key, env, working_directory(spec, creds),
-                  creds if spec.user else None)
+        run_phase(spec, key, env, working_directory(spec, creds), identity(spec, creds))
     if key == "ExecStopPost" and not spec.unit.get_bool("Service", "RuntimeDirectoryPreserve"):
         for var, dirs in spec.directories():
             if var == "RUNTIME_DIRECTORY":
@@ -281,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif a.action == "stop-post":
             stop_phase(a.unit, a.unit_dir, a.mainpid, "ExecStopPost")
     except (LaunchError, NamespaceError, ServiceError, UnitError, CommandLineError,
-            OSError) as e:
+            PrivilegeError, OSError) as e:
         log(name, f"failed: {e}")
         if a.unit and a.action == "start":
             with contextlib.suppress(OSError):
