@@ -167,8 +167,8 @@ let
       rejectSSL = mkOption { type = types.bool; default = false; description = "Whether HTTPS connections are rejected."; };
       enableACME = mkOption { type = types.bool; default = false; description = "Whether certificates come from ACME (not supported by pynix)."; };
       useACMEHost = mkOption { type = types.nullOr types.str; default = null; description = "The ACME host whose certificate is used (not supported by pynix)."; };
-      sslCertificate = mkOption { type = types.path; description = "The certificate of an SSL host."; };
-      sslCertificateKey = mkOption { type = types.path; description = "The key of the certificate."; };
+      sslCertificate = mkOption { type = types.nullOr types.path; default = null; description = "The certificate of an SSL host (required with addSSL, onlySSL, forceSSL)."; };
+      sslCertificateKey = mkOption { type = types.nullOr types.path; default = null; description = "The key of the certificate (required with sslCertificate)."; };
       sslTrustedCertificate = mkOption { type = types.nullOr types.path; default = null; description = "The trusted CA certificates (OCSP stapling)."; };
       http2 = mkOption { type = types.bool; default = true; description = "Whether HTTP/2 is enabled on SSL listeners."; };
       reuseport = mkOption { type = types.bool; default = false; description = "Whether listen lines get reuseport."; };
@@ -575,6 +575,10 @@ in
           {
             assertion = lib.count (x: x) [ v.addSSL v.onlySSL v.forceSSL v.rejectSSL ] <= 1;
             message = "Options services.nginx.virtualHosts.\"${vname}\".addSSL, .onlySSL, .forceSSL and .rejectSSL are mutually exclusive.";
+          }
+          {
+            assertion = !(hasSSL v) || (v.sslCertificate != null && v.sslCertificateKey != null);
+            message = "services.nginx.virtualHosts.\"${vname}\": SSL (addSSL, onlySSL or forceSSL) needs sslCertificate and sslCertificateKey.";
           }
           {
             assertion = !v.enableACME && v.useACMEHost == null;
