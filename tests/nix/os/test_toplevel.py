@@ -150,7 +150,7 @@ def test_etc_entries_with_one_target_must_agree(world: OsWorld) -> None:
     assert "environment.etc: two different sources for /etc/same" in err
 
 
-def test_nginx_t_cannot_resolve_names_in_the_build(world: OsWorld) -> None:
+def test_nginx_t_cannot_see_hosts_or_certificates_in_the_build(world: OsWorld) -> None:
     """The build has no network: a proxied host name nginx cannot resolve
     there does not fail the build (nginx checks it again when it starts)."""
     conf = world.build("""{
@@ -160,4 +160,18 @@ def test_nginx_t_cannot_resolve_names_in_the_build(world: OsWorld) -> None:
 """, name="unresolved", attr="config.services.nginx.configFile")
     assert "proxy_pass http://backend.example.invalid:8080;" in world.read(conf)
     log = world.pynix("log", conf)
-    assert "could not resolve a host name here" in log.stdout + log.stderr
+    assert "could not resolve a host name or load a certificate here" in log.stdout + log.stderr
+    # likewise certificates outside the store
+    conf = world.build("""{
+  services.nginx.enable = true;
+  services.nginx.virtualHosts.x = {
+    onlySSL = true;
+    sslCertificate = "/var/lib/certs/x.pem";
+    sslCertificateKey = "/var/lib/certs/x.key";
+  };
+}
+""", name="ssl", attr="config.services.nginx.configFile")
+    text = world.read(conf)
+    assert "listen 0.0.0.0:443 http2 ssl;" in text
+    assert "ssl_certificate /var/lib/certs/x.pem;" in text
+    assert "listen 0.0.0.0:80" not in text
