@@ -181,6 +181,7 @@ def test_plan_rules(tmp_path: Path) -> None:
     active = set(old.units)
     sw = Switcher.__new__(Switcher)
     sw.machine = None  # type: ignore[assignment]
+    sw.unsupported = set()
     sw.wanted_closure = lambda g, root="multi-user.target": (  # type: ignore[method-assign]
         {"multi-user.target", "new.service", "same.service"})
     p = sw.plan(old, new, active, persisted=False)
@@ -189,3 +190,39 @@ def test_plan_rules(tmp_path: Path) -> None:
                      restart={"onestep.service"},
                      reload={"reload.service", "trigger.service"},
                      skip={"skip.service"}, quiet=set())
+
+
+BIND_LOW_PORT = r"""
+import socket, sys
+from pynix.os.accounts import Credentials
+from pynix.os.privileges import become
+caps = [int(c) for c in sys.argv[1:]]
+become(Credentials("nobody", 65534, 65534, (65534,), "/", "/bin/sh"), caps, True)
+import os
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(os.environ["PORT"])))
+    print("bound", os.getuid())
+except PermissionError:
+    print("denied", os.getuid())
+"""
+
+
+def test_ambient_capabilities_let_a_user_bind_a_low_port() -> None:
+    import os
+    import random
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("changing users needs root (CI is set)")
+        pytest.skip("changing users needs root")
+    port = str(random.randint(600, 1000))
+    env = {**os.environ, "PORT": port}
+    with_cap = subprocess.run([sys.executable, "-c", BIND_LOW_PORT, "10"], env=env,
+                              capture_output=True, text=True, timeout=30, check=True)
+    assert with_cap.stdout.split() == ["bound", "65534"], with_cap.stderr
+    without = subprocess.run([sys.executable, "-c", BIND_LOW_PORT], env=env,
+                             capture_output=True, text=True, timeout=30, check=True)
+    assert without.stdout.split() == ["denied", "65534"], without.stderr

@@ -78,8 +78,22 @@ def _set_caps(caps: list[int]) -> None:
         raise PrivilegeError(f"capset failed: {os.strerror(err)}")
 
 
+def _bounding_set() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return (1 << 64) - 1
+
+
 def become(creds: Credentials | None, ambient: list[int], no_new_privileges: bool) -> None:
-    """Switch the calling process to ``creds`` keeping ``ambient`` capabilities."""
+    """Switch the calling process to ``creds`` keeping ``ambient`` capabilities
+    (those this process may have at all: a container's bounding set may lack some)."""
+    bounding = _bounding_set()
+    ambient = [c for c in ambient if bounding >> c & 1]
     if creds is not None:
         if ambient:
             _prctl(PR_SET_KEEPCAPS, 1)

@@ -68,6 +68,7 @@ class Switcher:
         self.machine = machine
         self.err = err
         self._manager = manager
+        self.unsupported: set[str] = set()  # wanted units of kinds no manager here runs
 
     @property
     def manager(self) -> ServiceManager:
@@ -162,9 +163,11 @@ class Switcher:
             elif verdict == NEEDS_RESTART:
                 self._modified(unit, new_unit.sections, p)
         wanted = self.wanted_closure(new)
-        for unit in wanted:
+        for unit in sorted(wanted):
             kind = unit.rsplit(".", 1)[-1]
             if kind not in ("service", "target"):
+                if persisted:  # said once per switch, not by dry runs
+                    self.unsupported.add(unit)
                 continue
             if ((unit not in active or unit in p.stop) and unit not in p.restart
                     and unit not in p.skip):
@@ -262,6 +265,9 @@ class Switcher:
         if action == "dry-activate":
             return self._dry(toplevel, old, new, active), []
         p = self.plan(old, new, active)
+        if self.unsupported and manager.name != "systemd":
+            self.say(f"warning: the {manager.name} service manager does not run these units "
+                     f"(only services and targets): {', '.join(_sorted(self.unsupported))}")
         self._write_list("start-list", p.start)
         self._write_list("restart-list", p.restart)
         self._write_list("reload-list", p.reload)
