@@ -211,6 +211,7 @@ def test_unnamed_system_and_etc_entries(world: OsWorld) -> None:
   environment.etc."a/b.conf".group = "wheel";
   environment.etc.gone = { text = "y"; enable = false; };
   environment.etc.renamed = { text = "z"; target = "elsewhere/z"; };
+  environment.etc."odd name@x".text = "odd";
   environment.etc.forced.text = lib.mkForce "forced";
   environment.etc.forced.source = pkgs.writeText "plain" "plain";
   environment.variables = { EDITOR = "vi"; SEARCH = [ "/a" "/b" ]; QUOTED = "it's"; };
@@ -223,6 +224,7 @@ def test_unnamed_system_and_etc_entries(world: OsWorld) -> None:
   renamed = config.environment.etc.renamed.target;
   forcedSource = toString config.environment.etc.forced.source;
   hostnameEntry = config.environment.etc ? hostname;
+  odd = config.environment.etc."odd name@x".source.drvPath;
 }""")
     assert isinstance(got, dict)
     assert got["name"].startswith("pynix-system-unnamed-")
@@ -233,6 +235,7 @@ def test_unnamed_system_and_etc_entries(world: OsWorld) -> None:
     # `text` defined with mkForce: its source is defined with that priority too
     assert got["forcedSource"].endswith("-etc-forced")
     assert got["hostnameEntry"] is False
+    assert got["odd"].endswith("-etc-odd-name-x.drv")
     env = got["setEnv"].splitlines()
     assert "export EDITOR=vi" in env or "export EDITOR='vi'" in env
     assert "export SEARCH=/a:/b" in env or "export SEARCH='/a:/b'" in env

@@ -2,7 +2,7 @@
 # `etc` derivation: etc/<target> links, and .mode/.uid/.gid sidecars for
 # copied files), and the `etc` activation snippet (../../helpers/setup_etc.py)
 # points /etc/static at it atomically and links /etc/<target> through it.
-{ config, lib, pkgs, options, ... }:
+{ config, lib, pkgs, utils, ... }:
 let
   inherit (lib) mkOption mkDefault types;
 
@@ -62,7 +62,7 @@ let
     config = {
       target = mkDefault name;
       source = lib.mkIf (config.text != null) (
-        let name' = "etc-" + lib.replaceStrings [ "/" ] [ "-" ] name; in
+        let name' = utils.storeName ("etc-" + lib.replaceStrings [ "/" ] [ "-" ] name); in
         lib.mkOverride options.text.highestPrio (pkgs.writeText name' config.text));
     };
   };
