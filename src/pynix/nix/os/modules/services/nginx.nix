@@ -265,7 +265,7 @@ let
         proxy_http_version 1.1;
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header Connection $connection_upgrade;
-    ''}${concatStrings' (mapAttrsToList (n: v: "  fastcgi_param ${n} \"${toString v}\";\n") l.fastcgiParams)}${
+    ''}${lib.concatStrings (mapAttrsToList (n: v: "  fastcgi_param ${n} \"${toString v}\";\n") l.fastcgiParams)}${
       optionalString (l.index != null) "  index ${l.index};\n"}${
       optionalString (l.tryFiles != null) "  try_files ${l.tryFiles};\n"}${
       optionalString (l.root != null) "  root ${toString l.root};\n"}${
@@ -274,8 +274,6 @@ let
       authConfig "${vname}-${path}" l}${l.extraConfig}
     ${optionalString (l.proxyPass != null && l.recommendedProxySettings) "  include ${recommendedProxyConfig};\n"}}
   '';
-
-  concatStrings' = lib.concatStrings;
 
   sortedLocations = locations:
     lib.sort (a: b: if a.value.priority != b.value.priority then a.value.priority < b.value.priority
@@ -315,7 +313,7 @@ let
 
   upstreamBlock = name: u: ''
     upstream ${name} {
-    ${concatStrings' (mapAttrsToList (addr: s:
+    ${lib.concatStrings (mapAttrsToList (addr: s:
       "  server ${addr}"
       + concatMapStrings (k:
           let val = s.${k}; in
@@ -374,7 +372,7 @@ let
 
     ${optionalString (cfg.resolver.addresses != [ ]) ''
       resolver ${toString cfg.resolver.addresses}${optionalString (cfg.resolver.valid != "") " valid=${cfg.resolver.valid}"}${optionalString (!cfg.resolver.ipv6) " ipv6=off"};
-    ''}${concatStrings' (mapAttrsToList upstreamBlock cfg.upstreams)}${optionalString cfg.recommendedOptimisation ''
+    ''}${lib.concatStrings (mapAttrsToList upstreamBlock cfg.upstreams)}${optionalString cfg.recommendedOptimisation ''
       sendfile on;
       tcp_nopush on;
       tcp_nodelay on;
@@ -424,7 +422,7 @@ let
           deny all;
         }
       }
-    ''}${concatStrings' (mapAttrsToList vhostBlock cfg.virtualHosts)}${cfg.httpConfig}
+    ''}${lib.concatStrings (mapAttrsToList vhostBlock cfg.virtualHosts)}${cfg.httpConfig}
     ${cfg.appendHttpConfig}
     }
     ${optionalString (cfg.streamConfig != "") ''

@@ -83,24 +83,24 @@ let
     };
     config.unitConfig =
       let
-        joined = key: list: mkIf (list != [ ]) (toString list);
+        joined = list: mkIf (list != [ ]) (toString list);
         triggerFile = kind: items: pkgs.writeText "X-${kind}-Triggers-${storeName name}"
           (lib.concatMapStringsSep "\n" toString (lib.flatten items));
       in
       {
         Description = mkIf (config.description != "") config.description;
-        Documentation = joined "Documentation" config.documentation;
-        Requires = joined "Requires" config.requires;
-        Wants = joined "Wants" config.wants;
-        Upholds = joined "Upholds" config.upholds;
-        After = joined "After" config.after;
-        Before = joined "Before" config.before;
-        BindsTo = joined "BindsTo" config.bindsTo;
-        PartOf = joined "PartOf" config.partOf;
-        Conflicts = joined "Conflicts" config.conflicts;
-        Requisite = joined "Requisite" config.requisite;
-        OnFailure = joined "OnFailure" config.onFailure;
-        OnSuccess = joined "OnSuccess" config.onSuccess;
+        Documentation = joined config.documentation;
+        Requires = joined config.requires;
+        Wants = joined config.wants;
+        Upholds = joined config.upholds;
+        After = joined config.after;
+        Before = joined config.before;
+        BindsTo = joined config.bindsTo;
+        PartOf = joined config.partOf;
+        Conflicts = joined config.conflicts;
+        Requisite = joined config.requisite;
+        OnFailure = joined config.onFailure;
+        OnSuccess = joined config.onSuccess;
         StartLimitBurst = mkIf (config.startLimitBurst != null) config.startLimitBurst;
         StartLimitIntervalSec = mkIf (config.startLimitIntervalSec != null) config.startLimitIntervalSec;
         X-Restart-Triggers = mkIf (config.restartTriggers != [ ])
