@@ -556,3 +556,39 @@ def test_time_zone_firewall_and_versioned_postgresql(world: OsWorld) -> None:
     assert got["timezone"] == "Europe/Paris\n"
     assert "GRANT ALL PRIVILEGES ON DATABASE \"app\" TO \"app\"" in got["postStart"]
     assert got["pg"].startswith("postgresql-15.")
+
+
+def test_eval_config_arguments(world: OsWorld) -> None:
+    """specialArgs reach every module; a given `pkgs` is used as is (and
+    nixpkgs.overlays then do not apply); modulesPath names the modules."""
+    conf = world.write("args-configuration.nix", """{ pkgs, answer, modulesPath, ... }: {
+  networking.hostName = "h${toString answer}";
+  nixpkgs.overlays = [ (final: prev: { marker = "overlaid"; }) ];
+  environment.etc.where.text = modulesPath;
+}
+""")
+    file = world.write("args.nix", f"""
+let
+  base = import <pynix/pkgs> {{ }};
+  mine = base // {{ marker = "given"; }};
+  given = import <pynix/os/eval-config.nix> {{
+    modules = [ {conf} ]; specialArgs = {{ answer = 42; }}; pkgs = mine; }};
+  built = import <pynix/os/eval-config.nix> {{
+    modules = [ {conf} ]; specialArgs = {{ answer = 7; }}; }};
+in {{
+  host = given.config.networking.hostName;
+  givenMarker = given.pkgs.marker;
+  builtMarker = built.pkgs.marker;
+  builtHost = built.config.networking.hostName;
+  where = built.config.environment.etc.where.text;
+  attrs = builtins.filter (n: builtins.elem n [ "config" "options" "pkgs" ])
+    (builtins.attrNames built);
+}}
+""")
+    r = world.pynix("eval", "--json", "-f", file)
+    assert r.ok, r.stderr
+    got = json.loads(r.stdout)
+    assert got["host"] == "h42" and got["builtHost"] == "h7"
+    assert got["givenMarker"] == "given" and got["builtMarker"] == "overlaid"
+    assert got["where"].endswith("/os/modules")
+    assert got["attrs"] == ["config", "options", "pkgs"]
