@@ -76,6 +76,11 @@ def test_switch_lifecycle(world: World) -> None:
     assert state.stat().st_uid == 990 and state.stat().st_mode & 0o777 == 0o700
     assert (state / "started").read_text().split() == [a["pid"]]
     assert (w.root / "var/lib/c-ran").read_text() == "ran\n"
+    # a command inside the machine, as one of its users
+    inside = w.os("run", "--user", "svc", "--", "/bin/sh", "-c",
+                  "id -u; readlink /run/current-system; cat /var/lib/c-ran")
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout.split() == ["990", gen1, "ran"]
 
     # kill -9: Restart=always brings it back, with a new PID, within seconds
     os.kill(int(a["pid"]), signal.SIGKILL)

@@ -15,6 +15,7 @@ from pynix.os.cmdline import (
 from pynix.os.managers import UnitGraph
 from pynix.os.service import ServiceSpec, parse_seconds, signal_number
 from pynix.os.switch import Plan, Switcher
+from pynix.os.system import parse_name
 from pynix.os.units import (
     EQUAL,
     NEEDS_RELOAD,
@@ -226,3 +227,12 @@ def test_ambient_capabilities_let_a_user_bind_a_low_port() -> None:
     without = subprocess.run([sys.executable, "-c", BIND_LOW_PORT], env=env,
                              capture_output=True, text=True, timeout=30, check=True)
     assert without.stdout.split() == ["denied", "65534"], without.stderr
+
+
+def test_package_names_and_versions() -> None:
+    # as builtins.parseDrvName splits them
+    assert parse_name("python3-3.11.2") == ("python3", "3.11.2")
+    assert parse_name("bash-5.2.15-2+b13") == ("bash", "5.2.15-2+b13")
+    assert parse_name("system-path") == ("system-path", "")
+    assert parse_name("unit-script-nginx-pre-start") == ("unit-script-nginx-pre-start", "")
+    assert parse_name("libpython3.11-minimal-3.11.2-6") == ("libpython3.11-minimal", "3.11.2-6")

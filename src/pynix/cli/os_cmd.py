@@ -7,10 +7,13 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .common import UsageError
 from .nixcmd import usage_error
+
+if TYPE_CHECKING:
+    from ..os.machine import Machine
 
 HELP = """\
 Usage: pynix os ACTION [OPTION...]
@@ -36,6 +39,10 @@ Actions:
   status [--json]
                  the machine's services and their states
   halt           stop the machine's services and its service manager
+  run [--user USER] -- COMMAND [ARG...]
+                 run a command inside the machine (its /etc, /run, /var and store;
+                 PATH starts with /run/current-system/sw/bin), as USER of the
+                 machine's /etc/passwd (default: root)
 
 Options:
   -f FILE, --file FILE   the configuration (default: ROOT/etc/pynix/configuration.nix)
@@ -55,7 +62,7 @@ configuration was put back).
 
 BUILD_ACTIONS = ("build", "switch", "boot", "test", "dry-activate")
 ACTIONS = (*BUILD_ACTIONS, "rollback", "generations", "list-generations",
-           "delete-generations", "diff", "option", "status", "halt")  # fmt: skip
+           "delete-generations", "diff", "option", "status", "halt", "run")  # fmt: skip
 
 
 @dataclass
@@ -70,6 +77,7 @@ class Options:
     passthrough: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
     help: bool = False
+    user: str | None = None
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -97,6 +105,12 @@ def parse_args(argv: list[str]) -> Options:
         elif a == "--system":
             o.system = value()
             i += 1
+        elif a == "--user" or a == "-u":
+            o.user = value()
+            i += 1
+        elif a == "--" and o.action == "run":
+            o.args += argv[i + 1 :]
+            break
         elif a == "--json":
             o.json = True
         elif a == "--no-rollback-on-failure":
@@ -148,7 +162,7 @@ def main_impl(
     from ..os.system import BuildFailed
 
     try:
-        return _run(o, stdout, stderr, env, cwd or os.getcwd())
+        return _run(o, stdin, stdout, stderr, env, cwd or os.getcwd())
     except (SwitchError, BuildFailed) as e:
         stderr.write(f"error: {e}\n".encode())
         return 1
@@ -166,8 +180,8 @@ def main_impl(
         raise
 
 
-def _run(o: Options, stdout: IO[bytes], stderr: IO[bytes], env: Mapping[str, str] | None,
-         cwd: str) -> int:
+def _run(o: Options, stdin: IO[bytes], stdout: IO[bytes], stderr: IO[bytes],
+         env: Mapping[str, str] | None, cwd: str) -> int:
     from ..os import system
     from ..os.machine import Machine
 
@@ -236,11 +250,43 @@ def _run(o: Options, stdout: IO[bytes], stderr: IO[bytes], env: Mapping[str, str
                 pid = f" pid {e['pid']}" if e.get("pid") else ""
                 stdout.write(f"{e['unit']:<40} {e['state']}{pid}\n".encode())
         return 0
+    if a == "run":
+        return _run_in_machine(machine, o, stdin, stdout, stderr)
     if a == "halt":
         system.halt(machine)
         stderr.write(f"stopped the services of the machine '{machine.root}'\n".encode())
         return 0
     raise UsageError(f"unknown action '{a}'")
+
+
+def _fileno(stream: IO[bytes]) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _run_in_machine(machine: Machine, o: Options, stdin: IO[bytes], stdout: IO[bytes],
+                    stderr: IO[bytes]) -> int:
+    import subprocess
+    import sys
+
+    if not o.args:
+        raise UsageError("run needs a command: pynix os run [--user USER] -- COMMAND...")
+    cmd = [sys.executable, "-m", "pynix.os.launcher", "run", *machine.namespace_args()]
+    cmd += ["--user", o.user or "root", "--", *o.args]
+    in_fd, out_fd, err_fd = _fileno(stdin), _fileno(stdout), _fileno(stderr)
+    stdout.flush()
+    stderr.flush()
+    proc = subprocess.run(cmd, stdin=in_fd if in_fd is not None else subprocess.DEVNULL,
+                          stdout=out_fd if out_fd is not None else subprocess.PIPE,
+                          stderr=err_fd if err_fd is not None else subprocess.PIPE,
+                          check=False)
+    if out_fd is None:
+        stdout.write(proc.stdout)
+    if err_fd is None:
+        stderr.write(proc.stderr)
+    return 128 - proc.returncode if proc.returncode < 0 else proc.returncode
 
 
 def _option(config: str, path: str, o: Options, stdout: IO[bytes], stderr: IO[bytes],

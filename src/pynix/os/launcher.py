@@ -269,6 +269,23 @@ def stop_phase(unit: str, unit_dir: str, main_pid: int | None, key: str) -> None
                     shutil.rmtree(d.path, ignore_errors=True)
 
 
+def run_as(user: str, command: list[str]) -> None:
+    """``exec`` a command as a user of the machine, with a login-like environment."""
+    try:
+        creds = lookup(user, None, [])
+    except AccountError as e:
+        raise LaunchError(str(e)) from None
+    env = {"PATH": "/run/current-system/sw/bin:/usr/local/bin:/usr/bin:/bin",
+           "HOME": creds.home, "USER": creds.name, "LOGNAME": creds.name,
+           "SHELL": creds.shell or "/bin/sh"}  # fmt: skip
+    for name in ("TERM", "LANG", "TZ"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    become(creds, [], False)
+    os.chdir(creds.home if os.path.isdir(creds.home) else "/")
+    os.execvpe(command[0], command, env)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m pynix.os.launcher")
     p.add_argument("action", choices=["start", "reload", "stop", "stop-post", "run"])
@@ -277,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--unit")
     p.add_argument("--unit-dir", default=UNIT_DIR)
     p.add_argument("--mainpid", type=int)
+    p.add_argument("--user")
     args = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
     if "--" in args:
@@ -289,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if a.action == "run":
             if not command:
                 raise LaunchError("no command to run")
+            if a.user is not None:
+                run_as(a.user, command)
             os.execvp(command[0], command)
         if not a.unit:
             raise LaunchError("--unit is needed")
