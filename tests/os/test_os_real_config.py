@@ -83,7 +83,8 @@ def test_real_configuration(world: World) -> None:
     # a second service and a new greeting: hello restarts, the new one starts
     extra = (f'systemd.services.other = {{ wantedBy = [ "multi-user.target" ]; '
              f'serviceConfig.ExecStart = "${{pkgs.python3}}/bin/python3 -m http.server '
-             f'{port2} --bind 127.0.0.1 --directory /etc"; }};')
+             f'{port2} --bind 127.0.0.1 --directory /etc"; }};'
+             " imports = [ { environment.systemPackages = [ pkgs.python3 ]; } ];")
     config2 = write(w, "configuration2.nix", "hello-two", port, extra)
     dry = w.os("dry-activate", "-f", config2, timeout=600)
     assert dry.returncode == 0, dry.stderr
@@ -101,7 +102,11 @@ def test_real_configuration(world: World) -> None:
     # what changed between the generations: the packages of sw, with sizes
     d = json.loads(w.os("diff", "1", "2", "--json").stdout)
     assert d["from"] == gen1 and d["to"] == gen2
-    assert d["closureSize"][0] > 0 and d["swClosureSize"][0] > 0
+    assert 0 < d["swClosureSize"][0] < d["swClosureSize"][1]
+    assert 0 < d["closureSize"][0] <= d["closureSize"][1]
+    added = dict(d["added"])
+    assert added.get("python3", "").startswith("3."), d  # with its version
+    assert not d["removed"], d
     assert "sw closure size:" in w.os("diff", "1", "2").stdout
 
     # the option command: type, value, where it was defined
