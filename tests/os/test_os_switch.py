@@ -47,9 +47,11 @@ def test_switch_lifecycle(world: World) -> None:
             "User=svc\nStateDirectory=a-state\nStateDirectoryMode=0700\n")
     oneshot = ("[Service]\nType=oneshot\nRemainAfterExit=yes\n"
                "ExecStart=/bin/sh -c 'echo ran >> /var/lib/c-ran'\n")
+    b_text = server_unit(pb, "b-one", server=w.server, after="a.service",
+                         extra="RestartSec=2s\n")
     gen1 = w.system({
         "a.service": server_unit(pa, "a-one", server=w.server, extra=post),
-        "b.service": server_unit(pb, "b-one", server=w.server, after="a.service"),
+        "b.service": b_text,
         "c.service": oneshot,
     }, label="one")
 
@@ -89,10 +91,16 @@ def test_switch_lifecycle(world: World) -> None:
                     timeout=10)
     assert back and time.monotonic() - t0 < 10
     a = answer(pa)
+    # ... after RestartSec= (2 s for b)
+    b = answer(pb)
+    os.kill(int(b["pid"]), signal.SIGKILL)
+    time.sleep(1.0)
+    assert refused(pb)
+    wait_for("b to come back", lambda: answer(pb)["pid"] != b["pid"], timeout=10)
 
     # generation 2: a changed (restart), b only in its reload triggers (reload),
     # c removed (stopped), e new (started)
-    b_unit = server_unit(pb, "b-one", server=w.server, after="a.service").replace(
+    b_unit = b_text.replace(
         "[Unit]\n", "[Unit]\nX-Reload-Triggers=/nix/store/00000000000000000000000000000000-x\n")
     gen2 = w.system({
         "a.service": server_unit(pa, "a-two", server=w.server, extra=post),
@@ -148,8 +156,7 @@ def test_switch_lifecycle(world: World) -> None:
     # named, and generation 1 put back and running
     failing = server_unit(pa, "a-three", server=w.server).replace(
         f"{w.server} {pa}", "-c 'import sys; print(\"boom: no config\"); sys.exit(3)'")
-    gen3 = w.system({"a.service": failing, "b.service": server_unit(
-        pb, "b-one", server=w.server, after="a.service")}, label="three")
+    gen3 = w.system({"a.service": failing, "b.service": b_text}, label="three")
     bad = w.switch(gen3)
     assert bad.returncode == 4, bad.stderr
     assert "Failed to start a.service" in bad.stderr

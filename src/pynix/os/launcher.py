@@ -164,9 +164,15 @@ def working_directory(spec: ServiceSpec, creds: Credentials) -> str | None:
 
 def start(unit: str, unit_dir: str) -> None:
     """Start the service; returns only on failure (by raising)."""
+    # the switcher removes the marker before it starts a unit: one left behind
+    # means supervisord is restarting a service that died (Restart=), which
+    # systemd does after RestartSec=
+    restarting = os.path.exists(marker_path(unit))
     with contextlib.suppress(FileNotFoundError):
         os.unlink(marker_path(unit))
     spec = load_spec(unit, unit_dir)
+    if restarting:
+        time.sleep(min(spec.restart_sec, 60))
     creds = credentials(spec)
     os.umask(spec.umask)
     make_directories(spec, creds)

@@ -264,6 +264,20 @@ def format_diff(d: Diff, a: str, b: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def halt(machine: Machine) -> None:
+def halt(machine: Machine, err: IO[bytes]) -> None:
+    """Stop the machine's services (in reverse dependency order, running their
+    ExecStop=) and its service manager."""
+    from .units import dependency_order
+
     manager = choose_manager(machine, create=False)
+    switcher = Switcher(machine, err, manager)
+    current = machine.current_system()
+    if current is not None and manager.name != "systemd":
+        graph = switcher.graph(current)
+        active = sorted(manager.active_units())
+        if active:
+            switcher.say("stopping the following units: " + ", ".join(active))
+            order = dependency_order(active, graph.after, graph.before)
+            for f in manager.stop(list(reversed(order)), graph):
+                switcher.report(f)
     manager.halt()
