@@ -194,3 +194,35 @@ def test_bad_toplevel(world: World) -> None:
     assert "is not a valid path in the store" in bad.stderr
     missing = world.os("switch", "-f", str(world.base / "nope.nix"))
     assert missing.returncode == 1 and "nope.nix' does not exist" in missing.stderr
+
+
+def test_interrupted_switch_is_completed(world: World) -> None:
+    """The start and restart lists a switch leaves in /run/nixos (it was killed
+    after stopping units) are carried out by the next switch."""
+    import io
+
+    from pynix.os.machine import Machine
+    from pynix.os.managers.supervisor import SupervisorManager
+    from pynix.os.switch import Switcher
+
+    w = world
+    pa, pb = free_port(), free_port()
+    # neither unit is wanted by multi-user.target: only the lists bring them up
+    system = w.system({"a.service": server_unit(pa, "a", server=w.server),
+                       "b.service": server_unit(pb, "b", server=w.server)}, wanted=[])
+    assert w.switch(system).returncode == 0
+    assert refused(pa) and refused(pb)
+    machine_ = Machine.open(str(w.root), None)
+    graph = Switcher(machine_, io.BytesIO()).graph(system)
+    manager = SupervisorManager(machine_, create=False)
+    assert manager.start(["b.service"], graph) == []
+    b = answer(pb)
+    (w.root / "run/nixos/start-list").write_text("a.service\n")
+    (w.root / "run/nixos/restart-list").write_text("b.service\n")
+    again = w.switch(system)
+    assert again.returncode == 0, again.stderr
+    assert line(again.stderr, "starting the following units:") == ["a.service"]
+    assert line(again.stderr, "restarting the following units:") == ["b.service"]
+    assert answer(pa)["message"] == "a" and answer(pb)["pid"] != b["pid"]
+    assert not (w.root / "run/nixos/start-list").exists()
+    assert not (w.root / "run/nixos/restart-list").exists()
