@@ -76,6 +76,9 @@ def test_real_configuration(world: World) -> None:
     gen1 = w.current_system()
     assert gen1 is not None and gen1.endswith("-pynix-system-tiny-" + gen1.rsplit("-", 1)[-1])
     assert get(port).strip() == "hello-one"
+    built = w.os("build", "-f", config)  # the same system, already built: ./result
+    assert built.returncode == 0 and built.stdout.strip() == gen1, built.stderr
+    assert os.readlink(w.base / "result") == gen1
     passwd = (w.root / "etc/passwd").read_text()
     uid = int(re.search(r"^web:[^:]*:(\d+):", passwd, re.M).group(1))  # type: ignore[union-attr]
     assert (w.root / "var/lib/hello").stat().st_uid == uid

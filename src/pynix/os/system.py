@@ -53,6 +53,7 @@ def build_system(machine: Machine, config_file: str, stderr: IO[bytes],
 def activate(machine: Machine, toplevel: str, action: str, err: IO[bytes], *,
              rollback_on_failure: bool = True) -> int:
     """``switch``/``boot``/``test``/``dry-activate`` to a built toplevel."""
+    _need_root(action)
     switcher = Switcher(machine, err)
     with switcher.lock():
         switcher.check_toplevel(toplevel)
@@ -83,7 +84,14 @@ def activate(machine: Machine, toplevel: str, action: str, err: IO[bytes], *,
         return UNIT_FAILED if failed_start else status
 
 
+def _need_root(action: str) -> None:
+    if os.geteuid() != 0:
+        raise SwitchError(f"'pynix os {action}' must be run as root (it changes users, "
+                          "mounts the machine's directories and runs its services)")
+
+
 def rollback(machine: Machine, err: IO[bytes]) -> int:
+    _need_root("rollback")
     switcher = Switcher(machine, err)
     with switcher.lock():
         profile = Profile(machine.profile_path, machine.store)
