@@ -15,6 +15,7 @@ supervisord is started by the first switch and keeps running until
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -30,6 +31,8 @@ from ..units import Unit
 from .base import Failure, ServiceManager, UnitGraph
 
 RUNNING_STATES = {"RUNNING", "STARTING", "BACKOFF", "STOPPING"}
+SOCKET_PATH_MAX = 100
+SHORT_LINKS = "/run/pynix-machines"
 
 
 class SupervisorError(Exception):
@@ -51,6 +54,13 @@ class SupervisorManager(ServiceManager):
         self.machine = machine
         self.dir = machine.state_dir
         self.socket = os.path.join(self.dir, "supervisor.sock")
+        self.short_link: str | None = None
+        if len(self.socket.encode()) > SOCKET_PATH_MAX:
+            # a unix socket's path has at most 107 bytes: reach the directory
+            # through a short link (the socket itself stays in <root>/run/pynix)
+            digest = hashlib.sha256(self.dir.encode()).hexdigest()[:16]
+            self.short_link = os.path.join(SHORT_LINKS, digest)
+            self.socket = os.path.join(self.short_link, "supervisor.sock")
         self.conf = os.path.join(self.dir, "supervisord.conf")
         self.programs = os.path.join(self.dir, "programs")
         self.log_dir = machine.path("/var/log/pynix")
@@ -97,6 +107,13 @@ class SupervisorManager(ServiceManager):
         os.makedirs(self.programs, exist_ok=True)
         os.makedirs(self.log_dir, exist_ok=True)
         os.makedirs(self.markers, exist_ok=True)
+        if self.short_link is not None:
+            os.makedirs(SHORT_LINKS, exist_ok=True)
+            tmp = f"{self.short_link}.tmp{os.getpid()}"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            os.symlink(self.dir, tmp)
+            os.rename(tmp, self.short_link)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket)
         self._write(self.conf, self._main_config())
@@ -509,6 +526,9 @@ class SupervisorManager(ServiceManager):
             time.sleep(0.05)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.targets_file)
+        if self.short_link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.short_link)
         return []
 
 
