@@ -82,7 +82,7 @@ mv -T /etc/systemd/.system.tmp /etc/systemd/system
 @EXTRA@
 ln -sfn "$systemConfig" /run/.current-system.tmp
 mv -T /run/.current-system.tmp /run/current-system
-exit 0
+exit ${_status:-0}
 '''
 
 

@@ -226,3 +226,16 @@ def test_interrupted_switch_is_completed(world: World) -> None:
     assert answer(pa)["message"] == "a" and answer(pb)["pid"] != b["pid"]
     assert not (w.root / "run/nixos/start-list").exists()
     assert not (w.root / "run/nixos/restart-list").exists()
+
+
+def test_failing_activation(world: World) -> None:
+    """A failing activation script: exit status 2, said so, and the switch goes on."""
+    w = world
+    port = free_port()
+    system = w.system({"a.service": server_unit(port, "a", server=w.server)},
+                      activate_extra='echo "snippet failed" >&2; _status=1')
+    out = w.switch(system)
+    assert out.returncode == 2, out.stderr
+    assert "snippet failed" in out.stderr
+    assert f"the activation script of {system} failed (exit code 1)" in out.stderr
+    assert w.current_system() == system and answer(port)["message"] == "a"

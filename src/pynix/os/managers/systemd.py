@@ -13,6 +13,10 @@ from ..machine import Machine
 from .base import Failure, ServiceManager, UnitGraph
 
 
+def graph_path(unit: str) -> str:
+    return f"/etc/systemd/system/{unit}"
+
+
 class SystemdManager(ServiceManager):
     name = "systemd"
 
@@ -49,11 +53,27 @@ class SystemdManager(ServiceManager):
         self._ctl("reset-failed")
         self._ctl("daemon-reload")
 
+    def _together(self, verb: str, units: list[str]) -> list[Failure]:
+        """One job transaction for all units (systemd orders them itself), then
+        the result of each."""
+        if not units:
+            return []
+        r = self._ctl(verb, *units)
+        if r.returncode == 0:
+            return []
+        failures = []
+        for unit in units:
+            result = self._ctl("show", "-p", "Result", "--value", unit).stdout.strip()
+            if result not in ("", "success"):
+                failures.append(Failure(unit, verb, f"result: {result}", self.log_tail(unit),
+                                        graph_path(unit)))
+        return failures or [Failure(units[0], verb, r.stderr.strip())]
+
     def start(self, units: list[str], graph: UnitGraph) -> list[Failure]:
-        return self._each("start", units)
+        return self._together("start", units)
 
     def restart(self, units: list[str], graph: UnitGraph) -> list[Failure]:
-        return self._each("restart", units)
+        return self._together("restart", units)
 
     def reload(self, units: list[str], graph: UnitGraph) -> list[Failure]:
         return self._each("reload", units)
