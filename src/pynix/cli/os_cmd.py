@@ -253,8 +253,11 @@ def _run(o: Options, stdin: IO[bytes], stdout: IO[bytes], stderr: IO[bytes],
     if a == "run":
         return _run_in_machine(machine, o, stdin, stdout, stderr)
     if a == "halt":
-        system.halt(machine, stderr)
-        stderr.write(f"stopped the services of the machine '{machine.root}'\n".encode())
+        if system.halt(machine, stderr):
+            stderr.write(f"stopped the services of the machine '{machine.root}'\n".encode())
+        else:
+            stderr.write(f"no service manager is running for the machine '{machine.root}'\n"
+                         .encode())
         return 0
     raise UsageError(f"unknown action '{a}'")
 

@@ -272,12 +272,14 @@ def format_diff(d: Diff, a: str, b: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def halt(machine: Machine, err: IO[bytes]) -> None:
+def halt(machine: Machine, err: IO[bytes]) -> bool:
     """Stop the machine's services (in reverse dependency order, running their
     ExecStop=) and its service manager."""
     from .units import dependency_order
 
     manager = choose_manager(machine, create=False)
+    if not manager.running():
+        return False
     switcher = Switcher(machine, err, manager)
     current = machine.current_system()
     if current is not None and manager.name != "systemd":
@@ -289,3 +291,4 @@ def halt(machine: Machine, err: IO[bytes]) -> None:
             for f in manager.stop(list(reversed(order)), graph):
                 switcher.report(f)
     manager.halt()
+    return True

@@ -49,6 +49,10 @@ class ServiceManager(abc.ABC):
     name: str
 
     @abc.abstractmethod
+    def running(self) -> bool:
+        """Whether the manager itself is up."""
+
+    @abc.abstractmethod
     def active_units(self) -> set[str]:
         """Units that are running (or, for targets and RemainAfterExit, active)."""
 

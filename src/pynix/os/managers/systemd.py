@@ -27,6 +27,9 @@ class SystemdManager(ServiceManager):
         return subprocess.run(["systemctl", *args], capture_output=True, text=True,
                               timeout=timeout, check=False)
 
+    def running(self) -> bool:
+        return True  # PID 1
+
     def active_units(self) -> set[str]:
         out = self._ctl("list-units", "--all", "--plain", "--no-legend", "--full")
         active = set()
