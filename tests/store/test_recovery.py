@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
-from pynix.store import LocalStore
+import pytest
+
+from pynix.store import LocalStore, staging
 from pynix.store.staging import Staging
 
 
@@ -64,6 +67,35 @@ def test_staging_areas_of_dead_processes(store_root: Path) -> None:
         assert removed == [dead.path]
         assert os.path.exists(live.path)
         live.discard()
+        assert listing(store) == set()
+
+
+def test_a_staging_area_still_written_to_is_left_for_later(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A builder of a killed owner may still write into its staging area for a
+    moment: the removal fails (ENOTEMPTY), recovery goes on without it, and
+    the next recovery removes it."""
+    real_remove = staging.remove_tree
+    calls: list[str] = []
+
+    def racing_remove(path: str) -> int:
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(errno.ENOTEMPTY, "Directory not empty", path)
+        return real_remove(path)
+
+    monkeypatch.setattr(staging, "remove_tree", racing_remove)
+    with LocalStore(str(store_root)) as store:
+        dead = Staging(store.layout)
+        Path(dead.path).mkdir()
+        (Path(dead.path) / "output").write_text("still being written")
+        assert dead._fd is not None
+        os.close(dead._fd)  # its owner "dies"
+        dead._fd = None
+        assert store.recover() == []
+        assert os.path.exists(dead.path)
+        assert store.recover() == [dead.path]
         assert listing(store) == set()
 
 

@@ -10,7 +10,6 @@ and is removed by :func:`clean_stale_staging`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 
@@ -78,8 +77,15 @@ def clean_stale_staging(layout: StoreLayout) -> list[str]:
             continue  # its owner is still at work
         try:
             if os.path.lexists(path):
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     remove_tree(path)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    # A builder of the dead owner can outlive it for a moment
+                    # (its sandbox dies with it, but not at once) and still
+                    # write here; what is left goes at the next recovery.
+                    continue
                 removed.append(path)
         finally:
             release_lock_file(fd, path + _LOCK_SUFFIX)
