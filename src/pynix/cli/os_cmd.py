@@ -194,7 +194,7 @@ def _run(o: Options, stdin: IO[bytes], stdout: IO[bytes], stderr: IO[bytes],
         else:
             config = (os.path.join(cwd, o.file) if o.file
                       else machine.path("/etc/pynix/configuration.nix"))
-            toplevel = system.build_system(machine, config, stderr, o.passthrough, env, cwd)
+            toplevel = _build_system(machine, config, stderr, o.passthrough, env, cwd)
         if a == "build":
             link = os.path.join(cwd, "result")
             from ..store.local import LocalStore
@@ -294,10 +294,52 @@ def _run_in_machine(machine: Machine, o: Options, stdin: IO[bytes], stdout: IO[b
 
 def _option(config: str, path: str, o: Options, stdout: IO[bytes], stderr: IO[bytes],
             env: Mapping[str, str] | None, cwd: str) -> int:
-    from ..os.options import describe_option
+    """Evaluate what the module system knows about one option and print it."""
+    from ..os.options import format_option, option_expression, split_option_path
+    from . import eval_cmd
 
-    return describe_option(config, path, o.passthrough, o.json, stdout, stderr, env, cwd,
-                           store_url=o.store)
+    if not os.path.isfile(config):
+        stderr.write(f"error: the configuration file '{config}' does not exist\n".encode())
+        return 1
+    names = split_option_path(path)
+    if not names:
+        stderr.write(b"error: an option path is needed\n")
+        return 1
+    out = io.BytesIO()
+    argv = [*[a for a in o.passthrough if a not in ("-L", "--print-build-logs", "-K")],
+            "--json", "--expr", option_expression(config, names)]
+    rc = eval_cmd.main_impl(argv, io.BytesIO(), out, stderr, env, cwd)
+    if rc != 0:
+        return rc
+    info = json.loads(out.getvalue())
+    missing = info.get("kind") == "missing"
+    if o.json:
+        stdout.write(json.dumps(info).encode() + b"\n")
+    else:
+        (stderr if missing else stdout).write(format_option(path, info).encode())
+    return 1 if missing else 0
+
+
+def _build_system(machine: Machine, config_file: str, stderr: IO[bytes],
+                  extra_args: list[str], env: Mapping[str, str] | None, cwd: str) -> str:
+    """Evaluate and build ``config.system.build.toplevel``; its store path."""
+    from ..os.switch import SwitchError
+    from ..os.system import BuildFailed, config_expression
+    from . import build_cmd
+
+    if not os.path.isfile(config_file):
+        raise SwitchError(f"the configuration file '{config_file}' does not exist")
+    out = io.BytesIO()
+    argv = ["--store", machine.store_url, "--no-link", "--print-out-paths", *extra_args,
+            "--expr", config_expression(config_file, "config.system.build.toplevel")]  # fmt: skip
+    rc = build_cmd.main_impl(argv, io.BytesIO(), out, stderr, env, cwd)
+    if rc != 0:
+        raise BuildFailed(f"building the system configuration '{config_file}' failed; "
+                          "nothing was changed")
+    paths = out.getvalue().decode().split()
+    if not paths:
+        raise BuildFailed("the build printed no output path")
+    return paths[-1]
 
 
 def run(argv: list[str], env: Mapping[str, str] | None = None,

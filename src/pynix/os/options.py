@@ -9,11 +9,9 @@ the rest of the path is looked up in the option's value.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-from collections.abc import Mapping
-from typing import IO, Any
+from typing import Any
 
 _EXPR = r"""
 let
@@ -160,33 +158,3 @@ def format_option(path: str, info: dict[str, Any]) -> str:
     else:
         lines.append("Defined in: nowhere (the default applies)")
     return "\n".join(lines) + "\n"
-
-
-def describe_option(config_file: str, path: str, passthrough: list[str], as_json: bool,
-                    stdout: IO[bytes], stderr: IO[bytes], env: Mapping[str, str] | None,
-                    cwd: str, store_url: str | None = None) -> int:
-    if not os.path.isfile(config_file):
-        stderr.write(f"error: the configuration file '{config_file}' does not exist\n".encode())
-        return 1
-    from ..cli import eval_cmd
-
-    names = split_option_path(path)
-    if not names:
-        stderr.write(b"error: an option path is needed\n")
-        return 1
-    out = io.BytesIO()
-    argv = [*[a for a in passthrough if a not in ("-L", "--print-build-logs", "-K")],
-            "--json", "--expr", option_expression(config_file, names)]
-    rc = eval_cmd.main_impl(argv, io.BytesIO(), out, stderr, env, cwd)
-    if rc != 0:
-        return rc
-    info = json.loads(out.getvalue())
-    if as_json:
-        stdout.write(json.dumps(info).encode() + b"\n")
-        return 0 if info.get("kind") != "missing" else 1
-    text = format_option(path, info)
-    if info.get("kind") == "missing":
-        stderr.write(text.encode())
-        return 1
-    stdout.write(text.encode())
-    return 0

@@ -3,12 +3,10 @@ list and delete generations, compare two generations."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 
@@ -28,26 +26,6 @@ def config_expression(config_file: str, attr: str) -> str:
     path = json.dumps(os.path.abspath(config_file)).replace("${", "\\${")
     return (f"(import <pynix/os/eval-config.nix> {{ modules = [ (/. + {path}) ]; }})"
             f".{attr}")
-
-
-def build_system(machine: Machine, config_file: str, stderr: IO[bytes],
-                 extra_args: list[str], env: Mapping[str, str] | None, cwd: str | None) -> str:
-    """Evaluate and build ``config.system.build.toplevel``; its store path."""
-    if not os.path.isfile(config_file):
-        raise SwitchError(f"the configuration file '{config_file}' does not exist")
-    from ..cli import build_cmd
-
-    out = io.BytesIO()
-    argv = ["--store", machine.store_url, "--no-link", "--print-out-paths", *extra_args,
-            "--expr", config_expression(config_file, "config.system.build.toplevel")]  # fmt: skip
-    rc = build_cmd.main_impl(argv, io.BytesIO(), out, stderr, env, cwd)
-    if rc != 0:
-        raise BuildFailed(f"building the system configuration '{config_file}' failed; "
-                          "nothing was changed")
-    paths = out.getvalue().decode().split()
-    if not paths:
-        raise BuildFailed("the build printed no output path")
-    return paths[-1]
 
 
 def activate(machine: Machine, toplevel: str, action: str, err: IO[bytes], *,
