@@ -10,6 +10,20 @@ let
 
   cfg = config.services.nginx;
 
+  # HTTP basic authentication, for a whole virtual host or one location
+  authOptions = {
+    basicAuth = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      description = "User names and passwords of HTTP basic authentication (stored in the store!).";
+    };
+    basicAuthFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      description = "An htpasswd file for HTTP basic authentication.";
+    };
+  };
+
   listenOpts = {
     options = {
       addr = mkOption {
@@ -92,16 +106,6 @@ let
         default = { };
         description = "fastcgi_param directives.";
       };
-      basicAuth = mkOption {
-        type = types.attrsOf types.str;
-        default = { };
-        description = "User names and passwords of HTTP basic authentication (stored in the store!).";
-      };
-      basicAuthFile = mkOption {
-        type = types.nullOr types.path;
-        default = null;
-        description = "An htpasswd file for HTTP basic authentication.";
-      };
       extraConfig = mkOption {
         type = types.lines;
         default = "";
@@ -112,7 +116,7 @@ let
         default = 1000;
         description = "The order of the location blocks (lower first, then by path).";
       };
-    };
+    } // authOptions;
   };
 
   vhostOpts = { name, ... }: {
@@ -183,17 +187,7 @@ let
         default = 301;
         description = "The HTTP status of globalRedirect and forceSSL redirects.";
       };
-      basicAuth = mkOption {
-        type = types.attrsOf types.str;
-        default = { };
-        description = "User names and passwords of HTTP basic authentication (stored in the store!).";
-      };
-      basicAuthFile = mkOption {
-        type = types.nullOr types.path;
-        default = null;
-        description = "An htpasswd file for HTTP basic authentication.";
-      };
-    };
+    } // authOptions;
   };
 
   upstreamOpts = {
