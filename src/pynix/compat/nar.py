@@ -11,10 +11,14 @@ Reading and restoring NARs lives in :mod:`pynix.compat.nar_reader`.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import queue
 import stat
 import struct
-from collections.abc import Callable, Generator, Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -26,7 +30,15 @@ MAGIC: Final = b"nix-archive-1"
 MAX_DEPTH: Final = 256
 
 _READ_CHUNK: Final = 1 << 20
+# Pieces of the archive that are not the contents of a large file are gathered
+# up to about this size; files up to _SMALL_FILE are read whole into them.
 _FLUSH_AT: Final = 1 << 16
+_SMALL_FILE: Final = 1 << 14
+# The read-ahead thread hands over fewer, larger pieces: each hand-over costs
+# two thread switches (measured on 2 cores: 1 MiB / 256 KiB hash a 1 GiB tree
+# in 0.8 s, 64 KiB / 16 KiB in 1.5 s).
+_PIPE_FLUSH_AT: Final = 1 << 20
+_PIPE_SMALL_FILE: Final = 1 << 18
 _U64: Final = struct.Struct("<Q")
 
 
@@ -84,12 +96,15 @@ def _tokens(*words: bytes) -> bytes:
 _MAGIC_TOKEN: Final = nar_string(MAGIC)
 _OPEN_REGULAR: Final = _tokens(b"(", b"type", b"regular")
 _EXECUTABLE: Final = _tokens(b"executable", b"")
+_OPEN_REGULAR_EXECUTABLE: Final = _OPEN_REGULAR + _EXECUTABLE
 _CONTENTS: Final = nar_string(b"contents")
 _OPEN_SYMLINK: Final = _tokens(b"(", b"type", b"symlink", b"target")
 _OPEN_DIRECTORY: Final = _tokens(b"(", b"type", b"directory")
 _OPEN_ENTRY: Final = _tokens(b"entry", b"(", b"name")
 _NODE: Final = nar_string(b"node")
 _CLOSE: Final = nar_string(b")")
+# what ends a regular file of size n: its padding and the close, by n % 8
+_END_REGULAR: Final = tuple(bytes(-n % 8) + _CLOSE for n in range(8))
 
 
 # -- writing from the model --------------------------------------------------
@@ -133,32 +148,216 @@ def iter_nar(path: FsPath, path_filter: PathFilter | None = None) -> Iterator[by
     full path of every entry below the root (never the root itself), in archive
     order; returning False leaves the entry (and its subtree) out.
     """
-    buf = bytearray()
-    for piece in _nar_pieces(path, path_filter):
-        if len(piece) >= _FLUSH_AT:
-            if buf:
-                yield bytes(buf)
-                buf.clear()
+    for piece in _nar_pieces(path, path_filter, _Gather()):
+        yield piece if type(piece) is bytes else bytes(piece)
+
+
+def stream_nar(path: FsPath, path_filter: PathFilter | None = None) -> Iterator[BytesLike]:
+    """The NAR of ``path`` as :func:`iter_nar` gives it, read ahead by a thread.
+
+    A second thread walks the tree and reads the files straight into a few
+    recycled buffers while the caller consumes (hashes, writes) the previous
+    ones, so reading and consuming overlap and no memory is allocated per
+    piece.  Each piece is a ``memoryview`` valid only until the next one is
+    requested: consume it, or copy it, before iterating on.
+    """
+    stop = threading.Event()
+    out = _Pooled(stop)
+    ready: queue.Queue[object] = queue.Queue(maxsize=_PIPE_BUFFERS)
+
+    def produce() -> None:
+        try:
+            for piece in _nar_pieces(path, path_filter, out):
+                while not stop.is_set():
+                    try:
+                        ready.put(piece, timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                else:
+                    return
+            ready.put(_END)
+        except _Stopped:
+            pass
+        except BaseException as e:  # handed to the consumer, raised there
+            with contextlib.suppress(queue.Full):
+                ready.put(_Failed(e), timeout=1 if not stop.is_set() else 0)
+
+    worker = threading.Thread(target=produce, name="nar-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            piece = ready.get()
+            if piece is _END:
+                return
+            if isinstance(piece, _Failed):
+                raise piece.error
+            assert isinstance(piece, memoryview)
             yield piece
-        else:
-            buf += piece
-            if len(buf) >= _FLUSH_AT:
-                yield bytes(buf)
-                buf.clear()
-    if buf:
-        yield bytes(buf)
+            out.recycle(piece)
+    finally:
+        stop.set()
+        worker.join()
 
 
-def _nar_pieces(path: FsPath, path_filter: PathFilter | None) -> Iterator[bytes]:
-    """The NAR of ``path`` as consecutive pieces: the tokens between file
-    contents joined together, and the contents as read (never copied), so a
-    hash can be fed without an intermediate buffer.
+# buffers in flight between the reader thread and the consumer
+_PIPE_BUFFERS: Final = 4
+_END: Final = object()
+
+
+class _Stopped(Exception):
+    """The consumer of :func:`stream_nar` went away: the reader stops."""
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _Output:
+    """Where :func:`_nar_pieces` puts the archive: tokens and small files are
+    gathered (``add``, ``add_file``) and handed over by ``take`` once ``full``;
+    the contents of larger files are read by ``contents``."""
+
+    small_file: int
+
+    def add(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def add_file(self, fd: int, size: int, name: bytes) -> None:
+        raise NotImplementedError
+
+    def full(self) -> bool:
+        raise NotImplementedError
+
+    def take(self) -> BytesLike:
+        raise NotImplementedError
+
+    def contents(self, fd: int, size: int, name: bytes) -> Iterator[BytesLike]:
+        raise NotImplementedError
+
+
+def _shrank(name: bytes) -> NarError:
+    return NarError(f"file '{os.fsdecode(name)}' shrank while archiving")
+
+
+class _Gather(_Output):
+    """Fresh buffers: pieces that the consumer may keep."""
+
+    small_file = _SMALL_FILE
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+
+    def add(self, data: bytes) -> None:
+        self.pending += data
+
+    def add_file(self, fd: int, size: int, name: bytes) -> None:
+        for chunk in self.contents(fd, size, name):
+            self.pending += chunk
+
+    def full(self) -> bool:
+        return len(self.pending) >= _FLUSH_AT
+
+    def take(self) -> BytesLike:
+        piece, self.pending = self.pending, bytearray()
+        return piece
+
+    def contents(self, fd: int, size: int, name: bytes) -> Iterator[BytesLike]:
+        left = size
+        while left:
+            chunk = os.read(fd, min(left, _READ_CHUNK))
+            if not chunk:
+                raise _shrank(name)
+            left -= len(chunk)
+            yield chunk
+
+
+class _Pooled(_Output):
+    """A few buffers of fixed size, filled in place (``readinto``) and handed
+    back by the consumer with ``recycle``: no allocation per piece."""
+
+    small_file = _PIPE_SMALL_FILE
+    # room for a full piece, one more small file and the tokens added before
+    # the next check (an entry, a symlink target, the closes of deep nesting)
+    _SIZE = _PIPE_FLUSH_AT + _PIPE_SMALL_FILE + (1 << 16)
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(_PIPE_BUFFERS + 1):
+            self.free.put(bytearray(self._SIZE))
+        self.buf = self._get()
+        self.view = memoryview(self.buf)
+        self.pos = 0
+
+    def _get(self) -> bytearray:
+        while True:
+            try:
+                return self.free.get(timeout=0.05)
+            except queue.Empty:
+                if self.stop.is_set():
+                    raise _Stopped from None
+
+    def recycle(self, piece: memoryview) -> None:
+        buf = piece.obj
+        piece.release()
+        assert isinstance(buf, bytearray)
+        self.free.put(buf)
+
+    def add(self, data: bytes) -> None:
+        end = self.pos + len(data)
+        if end > self._SIZE:
+            raise NarError("an archive token is too long")  # names and targets are bounded
+        self.view[self.pos:end] = data
+        self.pos = end
+
+    def _fill(self, view: memoryview, fd: int, name: bytes) -> None:
+        reader = io.FileIO(fd, closefd=False)
+        while view:
+            n = reader.readinto(view)
+            if not n:
+                raise _shrank(name)
+            view = view[n:]
+
+    def add_file(self, fd: int, size: int, name: bytes) -> None:
+        self._fill(self.view[self.pos:self.pos + size], fd, name)
+        self.pos += size
+
+    def full(self) -> bool:
+        return self.pos >= _PIPE_FLUSH_AT
+
+    def take(self) -> BytesLike:
+        piece = self.view[:self.pos]
+        self.view.release()
+        self.buf = self._get()
+        self.view = memoryview(self.buf)
+        self.pos = 0
+        return piece
+
+    def contents(self, fd: int, size: int, name: bytes) -> Iterator[BytesLike]:
+        left = size
+        while left:
+            n = min(left, _READ_CHUNK)
+            buf = self._get()
+            piece = memoryview(buf)[:n]
+            self._fill(piece, fd, name)
+            left -= n
+            yield piece
+
+
+def _nar_pieces(path: FsPath, path_filter: PathFilter | None,
+                out: _Output) -> Iterator[BytesLike]:
+    """The NAR of ``path`` as consecutive pieces from ``out``: the archive's
+    tokens and the files up to ``out.small_file`` bytes gathered together, and
+    the contents of larger files as ``out.contents`` reads them, so a hash can
+    be fed without an intermediate copy.
 
     Directory entries are typed from ``scandir`` (no ``lstat`` per entry);
     regular files are opened without following symlinks and checked again
     with ``fstat``, so a file that changes type meanwhile is an error.
     """
-    pending = _MAGIC_TOKEN
+    out.add(_MAGIC_TOKEN)
     # One frame per open directory: its path and an iterator over its entries.
     stack: list[tuple[bytes, Iterator[tuple[bytes, int]]]] = []
     root = os.fsencode(path)
@@ -167,11 +366,26 @@ def _nar_pieces(path: FsPath, path_filter: PathFilter | None) -> Iterator[bytes]
     while current is not None:
         node_closed = True
         if kind == stat.S_IFREG:
-            pending = yield from _regular_pieces(current, pending)
+            fd = os.open(current, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise NarError(f"file '{os.fsdecode(current)}' changed type while archiving")
+                size = st.st_size
+                out.add(_OPEN_REGULAR_EXECUTABLE if st.st_mode & stat.S_IXUSR else _OPEN_REGULAR)
+                out.add(_CONTENTS + _U64.pack(size))
+                if size <= out.small_file:
+                    out.add_file(fd, size, current)
+                else:
+                    yield out.take()
+                    yield from out.contents(fd, size, current)
+            finally:
+                os.close(fd)
+            out.add(_END_REGULAR[size & 7])
         elif kind == stat.S_IFLNK:
-            pending += _OPEN_SYMLINK + nar_string(os.readlink(current)) + _CLOSE
+            out.add(_OPEN_SYMLINK + nar_string(os.readlink(current)) + _CLOSE)
         elif kind == stat.S_IFDIR:
-            pending += _OPEN_DIRECTORY
+            out.add(_OPEN_DIRECTORY)
             with os.scandir(current) as it:
                 entries = sorted((e.name, _entry_kind(e)) for e in it)
             stack.append((current, iter(entries)))
@@ -181,21 +395,23 @@ def _nar_pieces(path: FsPath, path_filter: PathFilter | None) -> Iterator[bytes]
 
         current = None
         while stack:
+            if out.full():
+                yield out.take()
             if node_closed:
-                pending += _CLOSE  # the entry that held the node just finished
+                out.add(_CLOSE)  # the entry that held the node just finished
             directory, names = stack[-1]
             for name, child_kind in names:
                 child = directory + b"/" + name
                 if path_filter is None or path_filter(os.fsdecode(child)):
-                    pending += _OPEN_ENTRY + nar_string(name) + _NODE
+                    out.add(_OPEN_ENTRY + nar_string(name) + _NODE)
                     current, kind = child, child_kind
                     break
             if current is not None:
                 break
             stack.pop()
-            pending += _CLOSE
+            out.add(_CLOSE)
             node_closed = True
-    yield pending
+    yield out.take()
 
 
 def _entry_kind(entry: os.DirEntry[bytes]) -> int:
@@ -207,34 +423,6 @@ def _entry_kind(entry: os.DirEntry[bytes]) -> int:
     if entry.is_file(follow_symlinks=False):
         return stat.S_IFREG
     return stat.S_IFMT(entry.stat(follow_symlinks=False).st_mode)
-
-
-def _regular_pieces(path: bytes, head: bytes) -> Generator[bytes, None, bytes]:
-    """Yield ``head`` and a regular file's node up to its contents, then the
-    contents; return the tokens that follow them (padding and the close)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NarError(f"file '{os.fsdecode(path)}' changed type while archiving")
-        size = st.st_size
-        head += _OPEN_REGULAR
-        if st.st_mode & stat.S_IXUSR:
-            head += _EXECUTABLE
-        head += _CONTENTS + _U64.pack(size)
-        if not size:
-            return head + _CLOSE
-        yield head
-        left = size
-        while left:
-            chunk = os.read(fd, min(left, _READ_CHUNK))
-            if not chunk:
-                raise NarError(f"file '{os.fsdecode(path)}' shrank while archiving")
-            left -= len(chunk)
-            yield chunk
-    finally:
-        os.close(fd)
-    return padding(size) + _CLOSE
 
 
 def write_nar(path: FsPath, sink: Sink, path_filter: PathFilter | None = None) -> int:
@@ -253,7 +441,7 @@ def nar_hash_and_size(
 ) -> tuple[Hash, int]:
     """Hash of the NAR of ``path`` and the NAR's size, streaming."""
     writer = HashWriter(algo)
-    for piece in _nar_pieces(path, path_filter):
+    for piece in stream_nar(path, path_filter):
         writer.write(piece)
     return writer.finish(), writer.size
 
