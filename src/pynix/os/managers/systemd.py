@@ -2,19 +2,42 @@
 
 The unit files are already in ``/etc/systemd/system`` through the etc tree;
 this manager only asks systemd, with ``systemctl``, to reload its
-configuration and to start, stop, restart or reload units.
+configuration and to start, stop, restart or reload units, and reads back
+what became of them.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 
 from ..machine import Machine
 from .base import Failure, ServiceManager, UnitGraph
 
+# A service that was started must still be up after this long to count as
+# started (the supervisor manager's ``startsecs``): a simple service that
+# exits at once is only "started" for systemd, then failed or restarting.
+SETTLE_SECONDS = 1.0
+_SHOWN = ("Id", "ActiveState", "SubState", "Result", "ExecMainStatus", "MainPID",
+          "Description")
 
-def graph_path(unit: str) -> str:
-    return f"/etc/systemd/system/{unit}"
+
+def _blocks(text: str) -> list[dict[str, str]]:
+    """``systemctl show`` output: one block of ``Key=value`` lines per unit."""
+    out: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                out.append(current)
+                current = {}
+            continue
+        key, _, value = line.partition("=")
+        current[key] = value
+    if current:
+        out.append(current)
+    return out
 
 
 class SystemdManager(ServiceManager):
@@ -24,8 +47,22 @@ class SystemdManager(ServiceManager):
         self.machine = machine
 
     def _ctl(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["systemctl", *args], capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        try:
+            return subprocess.run(["systemctl", *args], capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(["systemctl", *args], 1, "",
+                                               f"systemctl {args[0]} timed out after "
+                                               f"{timeout:.0f} s")
+
+    def _show(self, units: list[str]) -> dict[str, dict[str, str]]:
+        if not units:
+            return {}
+        r = self._ctl("show", "-p", ",".join(_SHOWN), "--", *units)
+        blocks = _blocks(r.stdout)
+        if len(blocks) == len(units):  # in the order asked (an alias shows its target's Id)
+            return dict(zip(units, blocks, strict=True))
+        return {b["Id"]: b for b in blocks if "Id" in b}
 
     def running(self) -> bool:
         return True  # PID 1
@@ -40,54 +77,93 @@ class SystemdManager(ServiceManager):
                 active.add(parts[0])
         return active
 
-    def _each(self, verb: str, units: list[str]) -> list[Failure]:
+    def _failure(self, unit: str, verb: str, props: dict[str, str], graph: UnitGraph,
+                 detail: str = "") -> Failure:
+        reason = (f"{props.get('ActiveState', '?')} ({props.get('SubState', '?')}), "
+                  f"result: {props.get('Result', '?')}")
+        status = props.get("ExecMainStatus", "0")
+        if status not in ("", "0"):
+            reason += f", exit status {status}"
+        if detail:
+            reason += f"; {detail}"
+        return Failure(unit, verb, reason, self.log_tail(unit), f"{graph.unit_dir}/{unit}")
+
+    def _each(self, verb: str, units: list[str], graph: UnitGraph) -> list[Failure]:
         failures = []
         for unit in units:
             r = self._ctl(verb, unit)
             if r.returncode != 0:
                 failures.append(Failure(unit, verb, r.stderr.strip() or f"exit {r.returncode}",
-                                        self.log_tail(unit)))
+                                        self.log_tail(unit), f"{graph.unit_dir}/{unit}"))
         return failures
 
     def stop(self, units: list[str], graph: UnitGraph) -> list[Failure]:
-        return self._each("stop", units)
+        return self._each("stop", units, graph)
 
     def update(self, graph: UnitGraph, keep: set[str]) -> None:
         self._ctl("reset-failed")
         self._ctl("daemon-reload")
 
-    def _together(self, verb: str, units: list[str]) -> list[Failure]:
-        """One job transaction for all units (systemd orders them itself), then
-        the result of each."""
+    def _together(self, verb: str, units: list[str], graph: UnitGraph) -> list[Failure]:
+        """One job transaction for all units (systemd orders them itself); then,
+        for ``SETTLE_SECONDS``, any of them that failed or is waiting to be
+        restarted after exiting is a failure."""
         if not units:
             return []
         r = self._ctl(verb, *units)
-        if r.returncode == 0:
-            return []
-        failures = []
-        for unit in units:
-            result = self._ctl("show", "-p", "Result", "--value", unit).stdout.strip()
-            if result not in ("", "success"):
-                failures.append(Failure(unit, verb, f"result: {result}", self.log_tail(unit),
-                                        graph_path(unit)))
-        return failures or [Failure(units[0], verb, r.stderr.strip())]
+        failed: dict[str, dict[str, str]] = {}
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            for unit, props in self._show(units).items():
+                if props.get("ActiveState") == "failed" or props.get("SubState") == "auto-restart":
+                    failed.setdefault(unit, props)
+            if time.monotonic() >= deadline or len(failed) == len(units):
+                break
+            time.sleep(0.2)
+        failures = [self._failure(u, verb, p, graph) for u, p in sorted(failed.items())]
+        if r.returncode != 0 and not failures:
+            failures.append(Failure(", ".join(units), verb,
+                                    r.stderr.strip() or f"systemctl exit {r.returncode}"))
+        return failures
 
     def start(self, units: list[str], graph: UnitGraph) -> list[Failure]:
-        return self._together("start", units)
+        return self._together("start", units, graph)
 
     def restart(self, units: list[str], graph: UnitGraph) -> list[Failure]:
-        return self._together("restart", units)
+        return self._together("restart", units, graph)
 
     def reload(self, units: list[str], graph: UnitGraph) -> list[Failure]:
-        return self._each("reload", units)
+        return self._each("reload", units, graph)
 
     def log_tail(self, unit: str, lines: int = 15) -> str:
-        r = subprocess.run(["journalctl", "-u", unit, "-n", str(lines), "--no-pager", "-q"],
-                           capture_output=True, text=True, timeout=30, check=False)
+        try:
+            r = subprocess.run(["journalctl", "-u", unit, "-n", str(lines), "--no-pager", "-q",
+                                "-o", "cat"],
+                               capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
         return r.stdout.rstrip()
 
     def status(self) -> list[dict[str, object]]:
-        return [{"unit": u, "state": "active"} for u in sorted(self.active_units())]
+        """The units of the current system, as systemd sees them."""
+        current = self.machine.current_system()
+        if current is None:
+            return []
+        unit_dir = self.machine.host(current + "/etc/systemd/system")
+        try:
+            names = sorted(n for n in os.listdir(unit_dir)
+                           if not os.path.isdir(os.path.join(unit_dir, n)))
+        except OSError:
+            return []
+        out: list[dict[str, object]] = []
+        shown = self._show(names)
+        for name in names:
+            props = shown.get(name, {})
+            pid = int(props.get("MainPID", "0") or 0)
+            out.append({"unit": name,
+                        "state": f"{props.get('ActiveState', '?')} ({props.get('SubState', '?')})",
+                        "pid": pid or None, "description": props.get("Description", "")})
+        return out
 
     def halt(self) -> list[Failure]:
         return []  # the host's own systemd is not ours to stop
