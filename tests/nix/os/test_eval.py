@@ -538,6 +538,7 @@ def test_time_zone_firewall_and_versioned_postgresql(world: OsWorld) -> None:
   services.postgresql = {
     enable = true;
     package = pkgs.postgresql_15;
+    port = 5433;  # the name before 24.05: renamed to settings.port
     ensureDatabases = [ "app" ];
     ensureUsers = [ { name = "app"; ensurePermissions."DATABASE \\"app\\"" = "ALL PRIVILEGES"; } ];
   };
@@ -549,6 +550,8 @@ def test_time_zone_firewall_and_versioned_postgresql(world: OsWorld) -> None:
   tzdata = "${pkgs.debian.tzdata}";
   postStart = config.systemd.services.postgresql.postStart;
   pg = config.services.postgresql.package.name;
+  port = config.services.postgresql.settings.port;
+  warnings = config.warnings;
 }""")
     assert isinstance(got, dict)
     assert got["localtime"] == {"mode": "direct-symlink",
@@ -556,6 +559,9 @@ def test_time_zone_firewall_and_versioned_postgresql(world: OsWorld) -> None:
     assert got["timezone"] == "Europe/Paris\n"
     assert "GRANT ALL PRIVILEGES ON DATABASE \"app\" TO \"app\"" in got["postStart"]
     assert got["pg"].startswith("postgresql-15.")
+    assert got["port"] == 5433
+    assert any("services.postgresql.port" in w and "services.postgresql.settings.port" in w
+               for w in got["warnings"]), got["warnings"]
 
 
 def test_eval_config_arguments(world: OsWorld) -> None:

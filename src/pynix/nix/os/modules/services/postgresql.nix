@@ -53,6 +53,8 @@ in
 {
   imports = [
     (lib.mkRenamedOptionModule [ "services" "postgresql" "extraPlugins" ] [ "services" "postgresql" "extensions" ])
+    # NixOS 24.05 moved the port into settings; the old name still works, with a warning
+    (lib.mkRenamedOptionModule [ "services" "postgresql" "port" ] [ "services" "postgresql" "settings" "port" ])
   ];
 
   options.services.postgresql = {
