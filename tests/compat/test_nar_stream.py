@@ -8,6 +8,7 @@ import hashlib
 import os
 import random
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -98,4 +99,22 @@ def test_consumer_stopping_early_ends_the_reader(tmp_path: Path) -> None:
     assert not _threads()
     for _ in stream_nar(root):
         break
+    assert not _threads()
+
+
+def test_slow_consumer_still_gets_the_error(tmp_path: Path) -> None:
+    """The reader is far ahead (its queue full) when it meets the bad file:
+    the error waits for the consumer instead of being dropped."""
+    root = tmp_path / "t"
+    root.mkdir()
+    for i in range(6):
+        (root / f"f{i}").write_bytes(os.urandom((1 << 20) + 1))
+    os.mkfifo(root / "zz-fifo")
+    seen = 0
+    with pytest.raises(NarError, match="zz-fifo"):
+        for _ in stream_nar(root):
+            seen += 1
+            if seen <= 3:
+                time.sleep(0.5)
+    assert seen >= 6
     assert not _threads()

@@ -11,7 +11,6 @@ Reading and restoring NARs lives in :mod:`pynix.compat.nar_reader`.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import queue
@@ -165,29 +164,37 @@ def stream_nar(path: FsPath, path_filter: PathFilter | None = None) -> Iterator[
     out = _Pooled(stop)
     ready: queue.Queue[object] = queue.Queue(maxsize=_PIPE_BUFFERS)
 
+    def put(item: object) -> bool:
+        """Hand ``item`` over, waiting for room; False once the consumer is gone."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for piece in _nar_pieces(path, path_filter, out):
-                while not stop.is_set():
-                    try:
-                        ready.put(piece, timeout=0.05)
-                        break
-                    except queue.Full:
-                        continue
-                else:
+                if not put(piece):
                     return
-            ready.put(_END)
+            put(_END)
         except _Stopped:
             pass
         except BaseException as e:  # handed to the consumer, raised there
-            with contextlib.suppress(queue.Full):
-                ready.put(_Failed(e), timeout=1 if not stop.is_set() else 0)
+            put(_Failed(e))
 
     worker = threading.Thread(target=produce, name="nar-reader", daemon=True)
     worker.start()
     try:
         while True:
-            piece = ready.get()
+            try:
+                piece = ready.get(timeout=0.5)
+            except queue.Empty:
+                if worker.is_alive() or not ready.empty():
+                    continue
+                raise RuntimeError("the NAR reader thread ended without a result") from None
             if piece is _END:
                 return
             if isinstance(piece, _Failed):
