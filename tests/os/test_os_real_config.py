@@ -32,6 +32,11 @@ CONFIG = """\
       Restart = "always";
     };
   };
+  # a job every 2 seconds (a timer), a plain (not oneshot) service
+  systemd.services.stamp = {
+    startAt = "*:*:0/2";
+    script = "date +%s >> /var/lib/stamps";
+  };
   @EXTRA@
 }
 """
@@ -73,6 +78,7 @@ def test_real_configuration(world: World) -> None:
     first = w.os("switch", "-f", config, timeout=900)
     assert first.returncode == 0, first.stderr
     assert "starting the following units: hello.service" in first.stderr
+    assert "stamp.timer" in first.stderr and "does not run these units" not in first.stderr
     gen1 = w.current_system()
     assert gen1 is not None and gen1.endswith("-pynix-system-tiny-" + gen1.rsplit("-", 1)[-1])
     assert get(port).strip() == "hello-one"
@@ -82,6 +88,12 @@ def test_real_configuration(world: World) -> None:
     passwd = (w.root / "etc/passwd").read_text()
     uid = int(re.search(r"^web:[^:]*:(\d+):", passwd, re.M).group(1))  # type: ignore[union-attr]
     assert (w.root / "var/lib/hello").stat().st_uid == uid
+    # the timer of startAt runs the stamp service on the even seconds, once each
+    stamps = w.root / "var/lib/stamps"
+    wait_for("two stamps", lambda: stamps.exists() and len(stamps.read_text().split()) >= 2,
+             timeout=15)
+    seen = [int(x) for x in stamps.read_text().split()]
+    assert all(t % 2 == 0 for t in seen) and len(set(seen)) == len(seen), seen
 
     # a second service and a new greeting: hello restarts, the new one starts
     extra = (f'systemd.services.other = {{ wantedBy = [ "multi-user.target" ]; '

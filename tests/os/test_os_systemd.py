@@ -157,6 +157,9 @@ def test_real_configuration_under_systemd(booted: tuple[World, Container]) -> No
     assert c.show("hello.service", "UnitFileState") == "enabled"  # through multi-user.target.wants
     etc = c.run("readlink", "-f", top + "/etc").stdout.strip()
     assert etc.endswith("-etc/etc") and c.run("readlink", "/etc/static").stdout.strip() == etc
+    # startAt's timer is systemd's (which may delay it by up to AccuracySec=1min)
+    assert c.show("stamp.timer", "ActiveState") == "active"
+    assert c.show("stamp.timer", "Triggers") == "stamp.service"
     hostname = c.run("cat", "/etc/hostname").stdout.strip()
     assert hostname == "tiny"
     # kill -9: back, by systemd

@@ -248,7 +248,8 @@ def _run(o: Options, stdin: IO[bytes], stdout: IO[bytes], stderr: IO[bytes],
         else:
             for e in entries:
                 pid = f" pid {e['pid']}" if e.get("pid") else ""
-                stdout.write(f"{e['unit']:<40} {e['state']}{pid}\n".encode())
+                more = "".join(f", {k} {e[k]}" for k in ("next", "last", "error") if e.get(k))
+                stdout.write(f"{e['unit']:<40} {e['state']}{pid}{more}\n".encode())
         return 0
     if a == "run":
         return _run_in_machine(machine, o, stdin, stdout, stderr)

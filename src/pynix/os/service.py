@@ -9,6 +9,7 @@ import signal
 from dataclasses import dataclass
 
 from .accounts import Credentials
+from .calendar import CalendarError, parse_timespan
 from .cmdline import Command, parse_command, parse_environment, parse_environment_file
 from .units import Unit, instance_of
 
@@ -43,18 +44,17 @@ def specifiers(unit: Unit, value: str, home: str = "/root") -> str:
 
 
 def parse_seconds(text: str | None, default: float) -> float:
-    """``90``, ``5s``, ``1min 30s``, ``100ms``, ``infinity``."""
+    """A time span setting (``90``, ``5s``, ``1min 30s``, ``100ms``, ``infinity``);
+    ``default`` when it is empty or not a time span (systemd ignores such a line)."""
     if text is None or text.strip() == "":
         return default
     text = text.strip()
     if text == "infinity":
         return 365 * 86400.0
-    units = {"us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
-             "hr": 3600, "d": 86400}  # fmt: skip
-    total = 0.0
-    for num, unit in re.findall(r"([0-9.]+)\s*([a-z]*)", text):
-        total += float(num) * units.get(unit or "s", 1)
-    return total
+    try:
+        return parse_timespan(text)
+    except CalendarError:
+        return default
 
 
 def signal_number(name: str | None, default: int = signal.SIGTERM) -> int:

@@ -165,7 +165,7 @@ class Switcher:
         wanted = self.wanted_closure(new)
         for unit in sorted(wanted):
             kind = unit.rsplit(".", 1)[-1]
-            if kind not in ("service", "target"):
+            if kind not in ("service", "target", "timer"):
                 if persisted:  # said once per switch, not by dry runs
                     self.unsupported.add(unit)
                 continue
@@ -267,7 +267,8 @@ class Switcher:
         p = self.plan(old, new, active)
         if self.unsupported and manager.name != "systemd":
             self.say(f"warning: the {manager.name} service manager does not run these units "
-                     f"(only services and targets): {', '.join(_sorted(self.unsupported))}")
+                     "(only services, targets and timers): "
+                     + ", ".join(_sorted(self.unsupported)))
         self._write_list("start-list", p.start)
         self._write_list("restart-list", p.restart)
         self._write_list("reload-list", p.reload)

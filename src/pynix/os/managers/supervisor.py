@@ -25,6 +25,7 @@ import time
 import xmlrpc.client
 from typing import Any
 
+from .. import timers
 from ..machine import Machine
 from ..service import ServiceError, ServiceSpec
 from ..units import Unit
@@ -66,6 +67,7 @@ class SupervisorManager(ServiceManager):
         self.log_dir = machine.path("/var/log/pynix")
         self.markers = os.path.join(self.dir, "units")
         self.targets_file = os.path.join(self.dir, "active-targets.json")
+        self.timers_file = os.path.join(self.dir, timers.ACTIVE_FILE)
         self._proxy: Any = None
         self.create = create
 
@@ -118,8 +120,9 @@ class SupervisorManager(ServiceManager):
             os.unlink(self.socket)
         self._write(self.conf, self._main_config())
         # a fresh supervisord knows no program: nothing is running
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.targets_file)
+        for stale in (self.targets_file, self.timers_file):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
         subprocess.run(
             [sys.executable, "-m", "supervisor.supervisord", "-c", self.conf],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -168,7 +171,9 @@ class SupervisorManager(ServiceManager):
 
     # -- programs -----------------------------------------------------------------
 
-    def program_config(self, unit: Unit) -> str:
+    def program_config(self, unit: Unit, timed: bool = False) -> str:
+        """The program of a service unit; ``timed``: a timer starts it (a run that
+        ends at once is then its normal course, not a failed start to retry)."""
         spec = ServiceSpec(unit)
         restart = spec.restart
         oneshot = spec.type == "oneshot"
@@ -187,7 +192,7 @@ class SupervisorManager(ServiceManager):
             "autostart=false",
             f"autorestart={autorestart}",
             "exitcodes=" + ",".join(str(c) for c in spec.success_exit_status),
-            f"startsecs={0 if oneshot else 1}",
+            f"startsecs={0 if oneshot or timed else 1}",
             "startretries=1",
             f"stopsignal={sig}",
             f"stopwaitsecs={max(1, int(spec.timeout_stop))}",
@@ -222,13 +227,19 @@ class SupervisorManager(ServiceManager):
         self.ensure_running()
         os.makedirs(self.programs, exist_ok=True)
         wanted: dict[str, str] = {}
+        timed = set()
+        for unit in graph.units.values():
+            if unit.kind == "timer":
+                with contextlib.suppress(timers.TimerError):
+                    timed.add(timers.TimerSpec.from_unit(unit).unit)
         for name, unit in graph.units.items():
             if unit.kind != "service" or not unit.values("Service", "ExecStart"):
                 continue
             try:
-                wanted[program_name(name)] = self.program_config(unit)
+                wanted[program_name(name)] = self.program_config(unit, name in timed)
             except ServiceError:
                 continue  # reported when it is started
+        wanted[timers.PROGRAM] = self._timer_program()
         known = self._known()
         for name in keep:
             if name in known:
@@ -247,6 +258,9 @@ class SupervisorManager(ServiceManager):
                 pass
             self._write(path, text)
         self._apply()
+        active = self._timers()
+        if active:
+            self._set_timers(active, graph.unit_dir)
 
     def _apply(self) -> None:
         """``supervisorctl update``: removed and changed groups go (stopped), new ones come."""
@@ -280,12 +294,40 @@ class SupervisorManager(ServiceManager):
         os.makedirs(self.dir, exist_ok=True)
         self._write(self.targets_file, json.dumps(sorted(targets)))
 
+    def _timers(self) -> dict[str, float]:
+        """Active timers and when each was started."""
+        try:
+            with open(self.timers_file) as fh:
+                data = json.load(fh)
+            return {str(k): float(v) for k, v in data.get("timers", {}).items()}
+        except (FileNotFoundError, ValueError, AttributeError):
+            return {}
+
+    def _set_timers(self, active: dict[str, float], unit_dir: str) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        self._write(self.timers_file, json.dumps({"unit_dir": unit_dir, "timers": active},
+                                                 sort_keys=True))
+
+    def _timer_program(self) -> str:
+        cmd = [sys.executable, "-m", "pynix.os.timers", "--root", self.machine.root,
+               "--store", self.machine.store_url, "--state-dir", self.dir,
+               "--socket", self.socket]  # fmt: skip
+        return "\n".join([
+            "; the timers of the machine (not a unit)",
+            f"[program:{timers.PROGRAM}]",
+            "command=" + " ".join(_quote(c) for c in cmd),
+            "autostart=false", "autorestart=true", "startsecs=1", "startretries=10",
+            "stopsignal=TERM", "stopwaitsecs=10", "redirect_stderr=true",
+            f"stdout_logfile={_ini(os.path.join(self.log_dir, timers.PROGRAM + '.log'))}",
+            "stdout_logfile_maxbytes=1MB", "stdout_logfile_backups=1", "",
+        ])  # fmt: skip
+
     def active_units(self) -> set[str]:
         if not self.running():
             return set()
         known = self._known()
         by_program = {program_name(u): u for u in known}
-        active = set(self._targets())
+        active = set(self._targets()) | set(self._timers())
         for info in self._rpc().getAllProcessInfo():
             unit = by_program.get(info["name"])
             if unit is None:
@@ -304,6 +346,20 @@ class SupervisorManager(ServiceManager):
         by_program = {program_name(u): u for u in known}
         out: list[dict[str, object]] = [{"unit": t, "state": "active"} for t in
                                         sorted(self._targets())]
+        ticks = timers.read_state(self.dir)
+        for t in sorted(self._timers()):
+            tick = ticks.get(t, {})
+            timer: dict[str, object] = {"unit": t, "state": "waiting"}
+            if tick.get("error"):
+                timer["state"] = "failed"
+                timer["error"] = tick["error"]
+            for key in ("next", "last"):
+                if tick.get(key) is not None:
+                    timer[key] = time.strftime("%Y-%m-%d %H:%M:%S %Z",
+                                               time.localtime(float(tick[key])))
+            if tick.get("unit"):
+                timer["activates"] = tick["unit"]
+            out.append(timer)
         for info in self._rpc().getAllProcessInfo():
             unit = by_program.get(info["name"], info["name"])
             entry: dict[str, object] = {"unit": unit, "state": info["statename"],
@@ -340,9 +396,13 @@ class SupervisorManager(ServiceManager):
         targets = self._targets()
         if not self.running():
             return failures
+        active_timers = self._timers()
         for unit in units:
             if unit.endswith(".target"):
                 targets.discard(unit)
+                continue
+            if unit.endswith(".timer"):
+                active_timers.pop(unit, None)
                 continue
             info = self._info(unit)
             if info is None:
@@ -361,6 +421,7 @@ class SupervisorManager(ServiceManager):
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self._launcher("stop-post", unit, graph, pid, 90)
         self._set_targets(targets)
+        self._set_timers(active_timers, graph.unit_dir)
         return failures
 
     def start(self, units: list[str], graph: UnitGraph) -> list[Failure]:
@@ -373,6 +434,7 @@ class SupervisorManager(ServiceManager):
         failed: set[str] = set()
         launched: dict[str, float] = {}  # unit -> deadline
         targets = self._targets()
+        active_timers = self._timers()
 
         def fail(unit: str, reason: str) -> None:
             failed.add(unit)
@@ -399,8 +461,16 @@ class SupervisorManager(ServiceManager):
                     targets.add(unit)
                     done.add(unit)
                     continue
+                if u.kind == "timer":
+                    reason = self._check_timer(u, graph)
+                    if reason:
+                        fail(unit, reason)
+                    else:
+                        active_timers.setdefault(unit, time.time())
+                        done.add(unit)
+                    continue
                 if u.kind != "service":
-                    done.add(unit)  # timers, sockets...: not run by this manager
+                    done.add(unit)  # sockets, paths...: not run by this manager
                     continue
                 if not u.values("Service", "ExecStart"):
                     fail(unit, "the unit has no ExecStart=")
@@ -442,7 +512,32 @@ class SupervisorManager(ServiceManager):
                 for p in pending:  # an ordering cycle: start the rest anyway
                     in_set.discard(p)
         self._set_targets(targets)
+        self._set_timers(active_timers, graph.unit_dir)
+        if active_timers:
+            self._ensure_timer_daemon()
         return failures
+
+    @staticmethod
+    def _check_timer(u: Unit, graph: UnitGraph) -> str | None:
+        """Why this timer cannot run, if it cannot."""
+        try:
+            spec = timers.TimerSpec.from_unit(u)
+        except timers.TimerError as e:
+            return str(e)
+        target = graph.units.get(spec.unit)
+        if target is None or target.kind != "service" or not target.values("Service", "ExecStart"):
+            return f"the unit it activates, {spec.unit}, is not a service with ExecStart="
+        return None
+
+    def _ensure_timer_daemon(self) -> None:
+        rpc = self._rpc()
+        try:
+            state = rpc.getProcessInfo(timers.PROGRAM)["statename"]
+        except xmlrpc.client.Fault:
+            return
+        if state not in RUNNING_STATES:
+            with contextlib.suppress(xmlrpc.client.Fault):
+                rpc.startProcess(timers.PROGRAM, False)
 
     def _started(self, unit: str, graph: UnitGraph) -> str | None:
         """``ok``, a failure reason, or None while it is still starting."""
@@ -524,8 +619,9 @@ class SupervisorManager(ServiceManager):
             except ProcessLookupError:
                 break
             time.sleep(0.05)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.targets_file)
+        for stale in (self.targets_file, self.timers_file):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
         if self.short_link is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.short_link)

@@ -395,12 +395,24 @@ in
     systemd.globalEnvironment.TZDIR = mkDefault "${pkgs.debian.tzdata}/share/zoneinfo";
 
     systemd.targets = {
-      multi-user = { description = "Multi-User System"; wants = [ "network.target" ]; };
+      # the chain of systemd's own targets: multi-user pulls in basic, which
+      # pulls in the timers and sockets (so that units wanted by those start)
+      multi-user = {
+        description = "Multi-User System";
+        requires = [ "basic.target" ];
+        after = [ "basic.target" ];
+        wants = [ "network.target" ];
+      };
       network = { description = "Network"; };
       network-online = { description = "Network is Online"; after = [ "network.target" ]; };
       timers = { description = "Timer Units"; };
       sysinit = { description = "System Initialization"; };
-      basic = { description = "Basic System"; };
+      basic = {
+        description = "Basic System";
+        requires = [ "sysinit.target" ];
+        wants = [ "sockets.target" "timers.target" ];
+        after = [ "sysinit.target" "sockets.target" ];
+      };
       sockets = { description = "Socket Units"; };
     };
 
