@@ -227,10 +227,10 @@ class Gen:
             return f'(if (builtins.tryEval (throw "t")).success then 0 else {g("int", d, env)})'
         if k == 14:
             inner = (("p", "int", False), ("q", "int", False), *env)
-            default = g("int", d, without(env, "p", "q"))
+            default = g("int", d, bound(env, "p", "q"))
             return f"(({{ p, q ? {default} }}: {g('int', d, inner)}) {{ p = {g('int', d, env)}; }})"
         if k == 15:
-            out = without(env, "a", "b")
+            out = bound(env, "a", "b")
             return f"(rec {{ a = {g('int', d, out)}; b = a * 2 + {g('int', d, out)}; }}).b"
         if k == 16:
             return f"(builtins.head ({g('list', d, env)} ++ [ {g('int', d, env)} ]))"
@@ -411,7 +411,7 @@ class Gen:
         if k == 7:
             return f"{{ ${{{g('string', d, env)}}} = {g(self.pick(DATA), d, env)}; }}"
         if k == 8:
-            va = g("int", d, without(env, "a", "b", "c"))
+            va = g("int", d, bound(env, "a", "b", "c"))
             return f"(rec {{ a = {va}; b = a + 1; c = [ a b ]; }})"
         name, value = g("string", d, env), g(self.pick(DATA), d, env)
         return f"(builtins.listToAttrs [ {{ name = {name}; value = {value}; }} ])"
@@ -472,6 +472,13 @@ def visible_types(env: Env) -> dict[str, str]:
 
 def without(env: Env, *names: str) -> Env:
     return tuple(e for e in env if e[0] not in names)
+
+
+def bound(env: Env, *names: str) -> Env:
+    """The scope inside a ``rec`` or a function's defaults: ``names`` are bound
+    there (to values that must not be used: they depend on what is being
+    generated) and so a ``with`` cannot bind them either."""
+    return (*((n, "unusable", False) for n in names), *without(env, *names))
 
 
 def name_as_string(attr: str) -> str:

@@ -232,3 +232,19 @@ def machine(base: Path) -> Iterator[World]:
         yield w
     finally:
         w.halt()
+
+
+def timer_dues(root: Path, timer: str) -> list[float]:
+    """When ``timer`` was due each time the machine's pynix-timers started its
+    service (from its log: the scheduled moments, not the late start of a
+    loaded machine)."""
+    import re
+    from datetime import UTC, datetime
+
+    try:
+        text = (root / "var/log/pynix/pynix-timers.log").read_text()
+    except FileNotFoundError:
+        return []
+    pattern = re.escape(timer) + r" \(due ([0-9-]+ [0-9:.]+)\): elapsed; started "
+    return [datetime.strptime(m, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
+            for m in re.findall(pattern, text)]

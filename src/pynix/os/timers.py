@@ -215,7 +215,7 @@ class TimerDaemon:
         for name, (_, since, spec) in sorted(self.loaded.items()):
             at = spec.next_elapse(since=since, boot=self.boot, last=self.last.get(name), tz=tz)
             if at is not None and at <= now:
-                self.trigger(name, spec, now)
+                self.trigger(name, spec, now, at)
                 at = spec.next_elapse(since=since, boot=self.boot, last=now, tz=tz)
             self.next[name] = at
             if at is not None:
@@ -223,8 +223,9 @@ class TimerDaemon:
         self._write_state()
         return wait
 
-    def trigger(self, name: str, spec: TimerSpec, now: float) -> None:
+    def trigger(self, name: str, spec: TimerSpec, now: float, due: float) -> None:
         self.last[name] = now
+        label = f"{name} (due {_when(due)})"
         if spec.persistent:
             stamp = self._stamp(name)
             with contextlib.suppress(OSError):
@@ -237,17 +238,17 @@ class TimerDaemon:
             rpc = self._rpc()
             info = rpc.getProcessInfo(program)
             if info["statename"] in ("RUNNING", "STARTING", "STOPPING", "BACKOFF"):
-                self.say(f"{name}: elapsed; {spec.unit} is still running")
+                self.say(f"{label}: elapsed; {spec.unit} is still running")
                 return
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.state_dir, "units", spec.unit + ".started"))
             rpc.startProcess(program, False)
-            self.say(f"{name}: elapsed; started {spec.unit}")
+            self.say(f"{label}: elapsed; started {spec.unit}")
         except xmlrpc.client.Fault as e:
-            self.say(f"{name}: elapsed; could not start {spec.unit}: {e.faultString}")
+            self.say(f"{label}: elapsed; could not start {spec.unit}: {e.faultString}")
         except OSError as e:
             self._proxy = None
-            self.say(f"{name}: elapsed; supervisord did not answer: {e}")
+            self.say(f"{label}: elapsed; supervisord did not answer: {e}")
 
     def _write_state(self) -> None:
         state = {name: {"unit": spec.unit, "next": self.next.get(name),
@@ -278,6 +279,11 @@ class TimerDaemon:
             self.refresh()
             wait = self.tick(time.time())
             time.sleep(min(wait, 0.5))
+
+
+def _when(ts: float) -> str:
+    """A moment as the log shows it, to the millisecond, in UTC."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def read_state(state_dir: str) -> dict[str, dict[str, Any]]:
