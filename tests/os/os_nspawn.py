@@ -92,13 +92,9 @@ class Container:
             if time.monotonic() > deadline:
                 raise AssertionError("the container's systemd did not start:\n"
                                      + self.log.read_text(errors="replace"))
-            with contextlib.suppress(OSError, ValueError):
-                children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-                pids = children.read_text().split()
-                if pids:
-                    self.leader = int(pids[0])
-                    break
-            time.sleep(0.05)
+            self.leader = self._find_leader()
+            if not self.leader:
+                time.sleep(0.05)
         # wait until systemd has booted (degraded is fine: the container lacks hardware)
         while True:
             state = self.run("systemctl", "is-system-running", "--wait", timeout=timeout)
@@ -108,6 +104,20 @@ class Container:
                 raise AssertionError(f"the container did not finish booting: {state.stdout}"
                                      f"{state.stderr}")
             time.sleep(0.2)
+
+    def _find_leader(self) -> int:
+        """The container's PID 1: the child of nspawn in a PID namespace of its
+        own (nspawn first forks helpers that set the container up and exit)."""
+        assert self.proc is not None
+        ours = os.readlink("/proc/self/ns/pid")
+        with contextlib.suppress(OSError, ValueError):
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+            for pid in children.read_text().split():
+                if os.readlink(f"/proc/{pid}/ns/pid") == ours:
+                    continue
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
+                    return int(pid)
+        return 0
 
     def run(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run a command inside the container (all its namespaces)."""

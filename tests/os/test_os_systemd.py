@@ -42,6 +42,17 @@ def line(output: str, prefix: str) -> list[str]:
     return m.group(1).split(", ") if m else []
 
 
+def verified(c: Container, toplevel: str) -> None:
+    """systemd's own check of every unit file of a system (syntax, settings,
+    executables present): no complaint."""
+    unit_dir = f"{toplevel}/etc/systemd/system"
+    names = [n for n in c.run("ls", unit_dir).stdout.split()
+             if not n.endswith((".wants", ".requires"))]
+    assert len(names) > 3
+    r = c.run("systemd-analyze", "verify", *(f"{unit_dir}/{n}" for n in names))
+    assert r.returncode == 0 and not r.stderr.strip(), (names, r.stdout, r.stderr)
+
+
 def test_switch_under_systemd(booted: tuple[World, Container]) -> None:
     w, c = booted
     pa, pb, pe = free_port(), free_port(), free_port()
@@ -160,6 +171,7 @@ def test_real_configuration_under_systemd(booted: tuple[World, Container]) -> No
     # startAt's timer is systemd's (which may delay it by up to AccuracySec=1min)
     assert c.show("stamp.timer", "ActiveState") == "active"
     assert c.show("stamp.timer", "Triggers") == "stamp.service"
+    verified(c, top)
     hostname = c.run("cat", "/etc/hostname").stdout.strip()
     assert hostname == "tiny"
     # kill -9: back, by systemd
@@ -210,6 +222,7 @@ def test_server_example_under_systemd(tmp_path: Path) -> None:
                      "SELECT page, count FROM visits")
         assert psql.returncode == 0, psql.stderr
         assert psql.stdout.strip() == f"/|{count + 1}", psql.stdout
+        verified(c, gen1)
 
         app = main_pid("myapp.service")
         assert c.run("kill", "-9", app).returncode == 0
