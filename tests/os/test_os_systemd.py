@@ -118,8 +118,8 @@ def test_switch_under_systemd(booted: tuple[World, Container]) -> None:
 
     # a service that fails to start: exit 4, the unit, its journal and its
     # file named; generation 2 put back and running
-    failing = server_unit(pa, "a-three", server=w.server).replace(
-        f"{w.server} {pa}", "-c 'import sys; print(\"boom: no config\", flush=True); sys.exit(3)'")
+    failing = ("[Unit]\nDescription=failing\n[Service]\n"
+               "ExecStart=/bin/sh -c 'echo boom: no config; exit 3'\nRestart=always\n")
     gen3 = w.system({"a.service": failing, "b.service": b_unit,
                      "e.service": server_unit(pe, "e-new", server=w.server)}, label="three")
     bad = c.pynix("os", "switch", "--system", gen3)

@@ -15,12 +15,15 @@ import time
 from ..machine import Machine
 from .base import Failure, ServiceManager, UnitGraph
 
-# A service that was started must still be up after this long to count as
-# started (the supervisor manager's ``startsecs``): a simple service that
-# exits at once is only "started" for systemd, then failed or restarting.
+# A service that was started must have been up this long to count as started
+# (the supervisor manager's ``startsecs``): a simple service that exits at once
+# is only "started" for systemd, then failed or restarting.  Its uptime is
+# measured from systemd's own record, so a slow machine cannot hide an exit;
+# a unit that has not stayed up that long after SETTLE_LIMIT is a failure.
 SETTLE_SECONDS = 1.0
+SETTLE_LIMIT = 15.0
 _SHOWN = ("Id", "ActiveState", "SubState", "Result", "ExecMainStatus", "MainPID",
-          "Description")
+          "Description", "ActiveEnterTimestampMonotonic")
 
 
 def _blocks(text: str) -> list[dict[str, str]]:
@@ -105,22 +108,39 @@ class SystemdManager(ServiceManager):
         self._ctl("daemon-reload")
 
     def _together(self, verb: str, units: list[str], graph: UnitGraph) -> list[Failure]:
-        """One job transaction for all units (systemd orders them itself); then,
-        for ``SETTLE_SECONDS``, any of them that failed or is waiting to be
-        restarted after exiting is a failure."""
+        """One job transaction for all units (systemd orders them itself); then
+        each running service must stay up for ``SETTLE_SECONDS``: one that
+        failed, waits to be restarted after exiting, or never stays up that
+        long is a failure."""
         if not units:
             return []
         r = self._ctl(verb, *units)
         failed: dict[str, dict[str, str]] = {}
-        deadline = time.monotonic() + SETTLE_SECONDS
-        while True:
-            for unit, props in self._show(units).items():
-                if props.get("ActiveState") == "failed" or props.get("SubState") == "auto-restart":
-                    failed.setdefault(unit, props)
-            if time.monotonic() >= deadline or len(failed) == len(units):
+        waiting = set(units)
+        last: dict[str, dict[str, str]] = {}
+        deadline = time.monotonic() + SETTLE_LIMIT
+        while waiting:
+            now_us = time.monotonic_ns() // 1000  # CLOCK_MONOTONIC, as systemd's
+            for unit, props in self._show(sorted(waiting)).items():
+                last[unit] = props
+                active, sub = props.get("ActiveState"), props.get("SubState")
+                if active == "failed" or sub == "auto-restart":
+                    failed[unit] = props
+                elif sub == "running":
+                    entered = int(props.get("ActiveEnterTimestampMonotonic") or 0)
+                    if not entered or now_us - entered < SETTLE_SECONDS * 1e6:
+                        continue
+                elif active not in ("active", "inactive"):
+                    continue  # activating, reloading, deactivating
+                waiting.discard(unit)
+            waiting -= set(failed)
+            if not waiting or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         failures = [self._failure(u, verb, p, graph) for u, p in sorted(failed.items())]
+        failures += [self._failure(u, verb, last.get(u, {}), graph,
+                                   f"did not stay up for {SETTLE_SECONDS:g} s")
+                     for u in sorted(waiting)]
         if r.returncode != 0 and not failures:
             failures.append(Failure(", ".join(units), verb,
                                     r.stderr.strip() or f"systemctl exit {r.returncode}"))
