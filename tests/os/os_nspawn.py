@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from os_synth import require_root, require_tool
 
 import pynix
 
@@ -30,14 +30,9 @@ PYNIX = str(Path(sys.executable).parent / "pynix")
 
 def require() -> None:
     """Root, systemd-nspawn and nsenter, or (outside CI) a skip."""
-    missing = [t for t in ("systemd-nspawn", "nsenter") if shutil.which(t) is None]
-    reason = ("booting a machine under systemd needs root" if os.geteuid() != 0 else
-              f"not installed: {', '.join(missing)} (scripts/setup installs them)"
-              if missing else "")
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(reason + " (CI is set)")
-        pytest.skip(reason)
+    require_root("booting a machine under systemd")
+    for tool in ("systemd-nspawn", "nsenter"):
+        require_tool(tool)
 
 
 def _host_dirs() -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,7 +18,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from pynix.store.url import open_store
 
@@ -203,6 +207,8 @@ def get(port: int, timeout: float = 2, wait: float = 10) -> str:
 
 
 def wait_for(what: str, check: Callable[[], object], timeout: float = 20) -> object:
+    """Poll ``check`` until it returns something true (what it returns); an
+    error it raises meanwhile is kept for the message of the timeout."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
@@ -210,10 +216,47 @@ def wait_for(what: str, check: Callable[[], object], timeout: float = 20) -> obj
             value = check()
             if value:
                 return value
-        except OSError as e:
+            last = value
+        except (OSError, subprocess.SubprocessError, ValueError) as e:
             last = e
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what} (last: {last})")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def skip_or_fail(reason: str) -> None:
+    """A test that cannot run here: skipped, but failed when CI is set (so that
+    a missing set-up step cannot hide behind a green run)."""
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI is set)")
+    pytest.skip(reason)
+
+
+def require_root(what: str = "switching a machine") -> None:
+    if os.geteuid() != 0:
+        skip_or_fail(f"{what} needs root")
+
+
+def require_tool(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        skip_or_fail(f"'{tool}' is not installed (scripts/setup installs it)")
+    assert path is not None
+    return path
+
+
+def refused(port: int) -> bool:
+    """Nothing answers on ``port`` (now)."""
+    try:
+        get(port, timeout=1, wait=0)
+    except OSError:
+        return True
+    return False
+
+
+def line(output: str, prefix: str) -> list[str]:
+    """The units of the plan line that starts with ``prefix``."""
+    m = re.search("^" + re.escape(prefix) + " (.*)$", output, re.M)
+    return m.group(1).split(", ") if m else []
 
 
 def answer(port: int) -> dict[str, str]:
@@ -238,9 +281,6 @@ def timer_dues(root: Path, timer: str) -> list[float]:
     """When ``timer`` was due each time the machine's pynix-timers started its
     service (from its log: the scheduled moments, not the late start of a
     loaded machine)."""
-    import re
-    from datetime import UTC, datetime
-
     try:
         text = (root / "var/log/pynix/pynix-timers.log").read_text()
     except FileNotFoundError:

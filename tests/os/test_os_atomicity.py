@@ -9,23 +9,10 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from os_synth import PYNIX, World, answer, free_port, machine, server_unit, wait_for
+from os_synth import PYNIX, World, answer, free_port, server_unit, wait_for
 
 KILLS = 30
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("switching a machine needs root (CI is set)")
-        pytest.skip("switching a machine needs root")
-    with machine(tmp_path) as w:
-        yield w
 
 
 def complete(w: World, path: str | None, systems: set[str]) -> bool:

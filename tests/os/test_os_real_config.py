@@ -7,11 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from os_synth import World, free_port, get, machine, timer_dues, wait_for
+from os_synth import World, free_port, get, timer_dues, wait_for
 
 CONFIG = """\
 { pkgs, ... }: {
@@ -52,16 +49,6 @@ BAD = [
     ('assertions = [ { assertion = false; message = "hello needs a port"; } ];',
      [r"Failed assertions", r"hello needs a port"]),
 ]
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("switching a machine needs root (CI is set)")
-        pytest.skip("switching a machine needs root")
-    with machine(tmp_path) as w:
-        yield w
 
 
 def write(w: World, name: str, greeting: str, port: int, extra: str = "") -> str:

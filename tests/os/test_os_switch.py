@@ -10,34 +10,9 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from os_synth import World, answer, free_port, get, machine, server_unit, wait_for
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("switching a machine needs root (CI is set)")
-        pytest.skip("switching a machine needs root")
-    with machine(tmp_path) as w:
-        yield w
-
-
-def refused(port: int) -> bool:
-    try:
-        get(port, timeout=1, wait=0)
-    except OSError:
-        return True
-    return False
-
-
-def line(output: str, prefix: str) -> list[str]:
-    m = re.search("^" + re.escape(prefix) + " (.*)$", output, re.M)
-    return m.group(1).split(", ") if m else []
+from os_synth import World, answer, free_port, line, refused, server_unit, wait_for
 
 
 def test_switch_lifecycle(world: World) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from os_nspawn import Container, container, require
-from os_synth import World, answer, free_port, get, server_unit, wait_for
+from os_synth import World, answer, free_port, get, line, refused, server_unit, wait_for
 from test_os_real_config import write
 from test_server_example import EXAMPLE, views
 
@@ -27,19 +27,6 @@ def booted(tmp_path: Path) -> Iterator[tuple[World, Container]]:
         pass
     with container(tmp_path, w.root / "nix") as c:
         yield w, c
-
-
-def refused(port: int) -> bool:
-    try:
-        get(port, timeout=1, wait=0)
-    except OSError:
-        return True
-    return False
-
-
-def line(output: str, prefix: str) -> list[str]:
-    m = re.search("^" + re.escape(prefix) + " (.*)$", output, re.M)
-    return m.group(1).split(", ") if m else []
 
 
 def verified(c: Container, toplevel: str) -> None:

@@ -5,28 +5,15 @@ stops with the timer, and refuses a timer it could not run."""
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from os_synth import World, machine, timer_dues, wait_for
+from os_synth import World, timer_dues, wait_for
 
 from pynix.os.calendar import parse_calendar
 from pynix.os.timers import TimerError, TimerSpec
 from pynix.os.units import Unit, parse_unit_text
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("switching a machine needs root (CI is set)")
-        pytest.skip("switching a machine needs root")
-    with machine(tmp_path) as w:
-        yield w
 
 
 def tick_service(name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from os_synth import require_root
 
 from pynix.os.cmdline import (
     CommandLineError,
@@ -215,10 +216,7 @@ def test_ambient_capabilities_let_a_user_bind_a_low_port() -> None:
     import subprocess
     import sys
 
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("changing users needs root (CI is set)")
-        pytest.skip("changing users needs root")
+    require_root("changing users")
     port = str(random.randint(600, 1000))
     env = {**os.environ, "PORT": port}
     with_cap = subprocess.run([sys.executable, "-c", BIND_LOW_PORT, "10"], env=env,

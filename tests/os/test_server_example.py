@@ -15,42 +15,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from os_synth import require_root, require_tool, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "server"
 PYNIX = str(Path(sys.executable).parent / "pynix")
 STORE_PATH = re.compile(r"/nix/store/[0-9a-df-np-sv-z]{32}-[^/\s'\"]+")
-
-
-def require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"'{tool}' is required (CI is set)")
-        pytest.skip(f"'{tool}' is not installed")
-    return path
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float = 60.0) -> object:
-    """Poll ``check`` until it returns something true; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (OSError, subprocess.SubprocessError, ValueError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 def views(page: str) -> int:
@@ -105,7 +80,7 @@ class Machine:
             if fields[0] == user:
                 uid, gid = fields[2], fields[3]
         assert uid is not None, f"no user {user} in the machine's /etc/passwd"
-        mount, setpriv = require("mount"), require("setpriv")
+        mount, setpriv = require_tool("mount"), require_tool("setpriv")
         binds = " && ".join(
             f"{mount} --bind {self.root / d} /{d}" for d in ("etc", "run")
         )
@@ -114,13 +89,13 @@ class Machine:
                   f"export PATH={self.current_system()}/sw/bin && "
                   f'exec {setpriv} --reuid={uid} --regid={gid} --clear-groups -- "$@"')
         return subprocess.run(
-            [require("unshare"), "--mount", "--", "/bin/sh", "-c", script, "sh", *argv],
+            [require_tool("unshare"), "--mount", "--", "/bin/sh", "-c", script, "sh", *argv],
             capture_output=True, text=True, timeout=60, check=False,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
 
     def page(self, host: str = "example.com") -> str:
         proc = subprocess.run(
-            [require("curl"), "-sS", "--max-time", "10", "-H", f"Host: {host}",
+            [require_tool("curl"), "-sS", "--max-time", "10", "-H", f"Host: {host}",
              "http://127.0.0.1/"],
             capture_output=True, text=True, timeout=30, check=False)
         if proc.returncode != 0:
@@ -145,10 +120,7 @@ class Machine:
 
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("switching a machine needs root (CI is set)")
-        pytest.skip("switching a machine needs root")
+    require_root()
     base = tmp_path_factory.mktemp("server-example")
     work = base / "work"
     shutil.copytree(EXAMPLE, work)
@@ -166,7 +138,7 @@ def test_server_example(machine: Machine) -> None:
     gen1 = m.current_system()
     assert STORE_PATH.fullmatch(gen1), gen1
     assert "starting the following units:" in first.stdout + first.stderr
-    page = wait_for("the page through nginx", lambda: "viewed" in (p := m.page()) and p)
+    page = wait_for("the page through nginx", lambda: "viewed" in (p := m.page()) and p, timeout=60)
     assert isinstance(page, str) and page.startswith("Hello from myapp!"), page
     count = views(page)
     assert views(m.page()) == count + 1  # the counter lives in PostgreSQL
@@ -181,7 +153,7 @@ def test_server_example(machine: Machine) -> None:
     (old_app,) = m.pids("myapp.py")
     os.kill(old_app, signal.SIGKILL)
     wait_for("myapp to come back", lambda: m.pids("myapp.py") - {old_app}, timeout=30)
-    wait_for("the page after the restart", lambda: "viewed" in m.page())
+    wait_for("the page after the restart", lambda: "viewed" in m.page(), timeout=60)
 
     nginx_before = m.pids("nginx: master") or m.pids("bin/nginx")
     postgres_before = m.pids("bin/postgres")
@@ -202,7 +174,7 @@ def test_server_example(machine: Machine) -> None:
         re.search(r"stopping the following units: .*myapp\.service", out), out
     assert re.search(r"starting the following units: .*redis\.service", out), out
     assert "nginx.service" not in out and "postgresql.service" not in out, out
-    wait_for("the new page", lambda: m.page().startswith("Hello again!"))
+    wait_for("the new page", lambda: m.page().startswith("Hello again!"), timeout=60)
     # nginx and PostgreSQL kept running, untouched
     assert (m.pids("nginx: master") or m.pids("bin/nginx")) == nginx_before
     assert m.pids("bin/postgres") >= postgres_before
@@ -216,7 +188,7 @@ def test_server_example(machine: Machine) -> None:
     assert [g["generation"] for g in gens if g["current"]] == [2]
     m.os("rollback")
     assert m.current_system() == gen1
-    wait_for("the first page again", lambda: m.page().startswith("Hello from myapp!"))
+    wait_for("the first page again", lambda: m.page().startswith("Hello from myapp!"), timeout=60)
     wait_for("redis to stop", lambda: not m.pids("redis-server"), timeout=30)
     gens = json.loads(m.os("generations", "--json").stdout)
     assert [g["generation"] for g in gens if g["current"]] == [1]

@@ -5,7 +5,7 @@ The supervisor manager keeps the machine's active timers in
 and the unit directory of the current system) and runs this module as the
 supervisord program ``pynix-timers``::
 
-    python -m pynix.os.timers --root ROOT --store URL --state-dir DIR --socket SOCK
+    python -m pynix.os.timers --root ROOT --store URL
 
 It reads the ``[Timer]`` section of each active timer, computes when it
 elapses as systemd would (``OnCalendar=`` in the machine's time zone,
@@ -123,14 +123,16 @@ def machine_timezone(localtime: str) -> tzinfo:
 
 
 class TimerDaemon:
-    def __init__(self, root: str, store_url: str, state_dir: str, socket: str) -> None:
+    def __init__(self, root: str, store_url: str) -> None:
+        # the manager's own module imports this one: imported here, not above
         from .machine import Machine
+        from .managers.supervisor import SupervisorManager
 
         self.machine = Machine.open(root, store_url)
-        self.state_dir = state_dir
-        self.socket = socket
-        self.active_file = os.path.join(state_dir, ACTIVE_FILE)
-        self.state_file = os.path.join(state_dir, STATE_FILE)
+        self.manager = SupervisorManager(self.machine, create=False)
+        self.state_dir = self.manager.dir
+        self.active_file = self.manager.timers_file
+        self.state_file = os.path.join(self.state_dir, STATE_FILE)
         self.boot = self._boot_time()
         # timer -> (unit dir, when it was started, its settings)
         self.loaded: dict[str, tuple[str, float, TimerSpec]] = {}
@@ -139,7 +141,6 @@ class TimerDaemon:
         self.errors: dict[str, str] = {}
         self._mtime = -1.0
         self._active: dict[str, Any] = {}
-        self._proxy: Any = None
         self._written = ""
 
     def _boot_time(self) -> float:
@@ -147,14 +148,6 @@ class TimerDaemon:
             return os.stat(os.path.join(self.state_dir, "supervisord.pid")).st_mtime
         except OSError:
             return time.time()
-
-    def _rpc(self) -> Any:
-        if self._proxy is None:
-            from supervisor.xmlrpc import SupervisorTransport  # type: ignore[import-untyped]
-
-            transport = SupervisorTransport(None, None, "unix://" + self.socket)
-            self._proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
-        return self._proxy.supervisor
 
     def say(self, text: str) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -233,21 +226,23 @@ class TimerDaemon:
                 with open(stamp, "a"):
                     pass
                 os.utime(stamp, (now, now))
-        program = spec.unit.replace(":", "_").replace("/", "_")
+        from .managers.supervisor import RUNNING_STATES, program_name
+
+        program = program_name(spec.unit)
         try:
-            rpc = self._rpc()
+            rpc = self.manager._rpc()
             info = rpc.getProcessInfo(program)
-            if info["statename"] in ("RUNNING", "STARTING", "STOPPING", "BACKOFF"):
+            if info["statename"] in RUNNING_STATES:
                 self.say(f"{label}: elapsed; {spec.unit} is still running")
                 return
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(self.state_dir, "units", spec.unit + ".started"))
+                os.unlink(os.path.join(self.manager.markers, spec.unit + ".started"))
             rpc.startProcess(program, False)
             self.say(f"{label}: elapsed; started {spec.unit}")
         except xmlrpc.client.Fault as e:
             self.say(f"{label}: elapsed; could not start {spec.unit}: {e.faultString}")
         except OSError as e:
-            self._proxy = None
+            self.manager._proxy = None
             self.say(f"{label}: elapsed; supervisord did not answer: {e}")
 
     def _write_state(self) -> None:
@@ -299,10 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pynix.os.timers")
     ap.add_argument("--root", required=True)
     ap.add_argument("--store", required=True)
-    ap.add_argument("--state-dir", required=True)
-    ap.add_argument("--socket", required=True)
     a = ap.parse_args(argv)
-    TimerDaemon(a.root, a.store, a.state_dir, a.socket).run()
+    TimerDaemon(a.root, a.store).run()
     return 0
 
 

@@ -79,3 +79,14 @@ def message(stderr: str) -> str:
             continue
         lines.append(s)
     return re.sub(r"\s+", " ", " ".join(lines)).strip()
+
+
+def check_cases(cases: dict[str, tuple[str, Any]]) -> None:
+    """Evaluate every ``name: (expression, expected)`` at once with pynix; each
+    value must be the expected one, and the real Nix must give the same set."""
+    expr = "{\n" + "\n".join(f'  "{n}" = {e};' for n, (e, _) in cases.items()) + "\n}"
+    got = pynix_eval(expr).value()
+    for name, (_, expected) in cases.items():
+        assert got[name] == expected, name
+    if nix_available():
+        assert nix_eval(expr).value() == got

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .harness import nix_available, nix_eval, pynix_eval
+from .harness import check_cases, nix_available, nix_eval, pynix_eval
 
 CASES: dict[str, tuple[str, Any]] = {
     # trivial
@@ -61,12 +61,7 @@ CASES: dict[str, tuple[str, Any]] = {
 
 
 def test_general_functions() -> None:
-    expr = "{\n" + "\n".join(f'  "{n}" = {e};' for n, (e, _) in CASES.items()) + "\n}"
-    got = pynix_eval(expr).value()
-    for name, (_, expected) in CASES.items():
-        assert got[name] == expected, name
-    if nix_available():
-        assert nix_eval(expr).value() == got
+    check_cases(CASES)
 
 
 def test_checkAssertWarn_failure_lists_messages() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .harness import nix_available, nix_eval, pynix_eval
+from .harness import check_cases
 
 CASES: dict[str, tuple[str, Any]] = {
     "pushDown": ("lib.pushDownProperties (mkMerge [ { a = 1; } (mkIf true { b = 2; }) (mkForce { c = 3; }) ])",
@@ -29,9 +29,4 @@ CASES: dict[str, tuple[str, Any]] = {
 
 
 def test_property_functions() -> None:
-    expr = "{\n" + "\n".join(f'  "{n}" = {e};' for n, (e, _) in CASES.items()) + "\n}"
-    got = pynix_eval(expr).value()
-    for name, (_, expected) in CASES.items():
-        assert got[name] == expected, name
-    if nix_available():
-        assert nix_eval(expr).value() == got
+    check_cases(CASES)

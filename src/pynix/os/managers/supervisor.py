@@ -310,8 +310,7 @@ class SupervisorManager(ServiceManager):
 
     def _timer_program(self) -> str:
         cmd = [sys.executable, "-m", "pynix.os.timers", "--root", self.machine.root,
-               "--store", self.machine.store_url, "--state-dir", self.dir,
-               "--socket", self.socket]  # fmt: skip
+               "--store", self.machine.store_url]
         return "\n".join([
             "; the timers of the machine (not a unit)",
             f"[program:{timers.PROGRAM}]",
