@@ -103,20 +103,33 @@ class Machine:
         return proc.stdout
 
     def pids(self, needle: str) -> set[int]:
-        """PIDs of processes whose command line contains ``needle`` and that run
-        this machine's programs (their executable lives in its store)."""
-        found = set()
+        """PIDs of this machine's processes (descendants of its supervisord)
+        whose command line contains ``needle``.  Other machines may run the same
+        programs meanwhile (the systemd tests boot a container with this example
+        on a parallel worker), so a command line alone does not say whose it is."""
+        supervisord = int((self.root / "run" / "pynix" / "supervisord.pid").read_text())
+        parents: dict[int, int] = {}
+        lines: dict[int, str] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
+                stat = (entry / "stat").read_text()
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if needle in cmdline and "/nix/store/" in cmdline:
-                found.add(int(entry.name))
-        return found
+            pid = int(entry.name)
+            parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+            lines[pid] = cmdline
 
+        def ours(pid: int) -> bool:
+            while pid > 1:
+                pid = parents.get(pid, 0)
+                if pid == supervisord:
+                    return True
+            return False
+
+        return {pid for pid, cmdline in lines.items() if needle in cmdline and ours(pid)}
 
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
