@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
+import needs
 from pynix.build.sandbox import SandboxPath, parse_sandbox_paths
 from pynix.build.scheduler import BuildEvent, BuildReport, Scheduler
 from pynix.build.settings import BuildSettings
@@ -24,26 +24,15 @@ from pynix.store.url import open_store
 SYSTEM = "x86_64-linux"
 
 
-def require(tool: str) -> str:
-    """The path of ``tool``; skip without it, but fail when ``CI`` is set."""
-    path = shutil.which(tool)
-    if path is None:
-        msg = f"'{tool}' is not installed"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set: it is required)")
-        pytest.skip(msg)
-    return path
-
-
 @pytest.fixture
 def bwrap() -> str:
-    return require("bwrap")
+    return needs.tool("bwrap")
 
 
 @pytest.fixture
 def nix_build() -> str:
-    require("nix-instantiate")
-    return require("nix-build")
+    needs.nix("nix-instantiate")
+    return needs.nix("nix-build")
 
 
 def _shared_libraries(binary: str) -> list[str]:

@@ -8,13 +8,14 @@ import subprocess
 
 import pytest
 
+import needs
 from pynix.build.evalstore import BuildingEvalStore
 from pynix.build.scheduler import BuildStatus, Scheduler
 from pynix.lang.errors import EvalError
 from pynix.lang.evaluator import Evaluator
 from pynix.lang.runtime import force
 
-from .conftest import Env, require
+from .conftest import Env
 
 EXPR = """
 let
@@ -52,7 +53,7 @@ def test_evaluated_derivation_builds(env: Env, tmp_path: object) -> None:
     assert adapter.references_of(out_path) == set()
     assert adapter.read_text(drv_path).startswith("Derive(")
 
-    if require("nix-instantiate"):
+    if needs.nix():
         nix = subprocess.run(
             ["nix-instantiate", "--store", os.path.join(directory, "nixroot"), "-E", EXPR],
             capture_output=True, text=True, cwd=directory, check=True,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import needs
 from pynix.build.sandbox import parse_sandbox_paths
 from pynix.compat.derivation import Derivation
 from pynix.compat.hashing import Hash
@@ -82,10 +83,8 @@ def _run(*args: str) -> str:
 @pytest.fixture(scope="module")
 def nix_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Instantiate and build CASES with the real Nix (once for the module)."""
-    from .conftest import require
-
-    require("nix-instantiate")
-    require("nix-build")
+    needs.nix("nix-instantiate")
+    needs.nix("nix-build")
     base = tmp_path_factory.mktemp("nix")
     expr = base / "cases.nix"
     expr.write_text(CASES, encoding="utf-8")

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+import needs
 
 TRACEBACK = b"Traceback (most recent call last)"
 ANSI = re.compile(rb"\x1b\[[0-9;]*m")
@@ -48,15 +48,6 @@ def base_env(fixtures: Path) -> dict[str, str]:
     }
 
 
-def require_nix() -> str:
-    exe = shutil.which("nix")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("the real Nix (Debian's nix-bin) is needed as the oracle but is missing")
-        pytest.skip("the real Nix is not installed")
-    return exe
-
-
 @dataclass(frozen=True)
 class Result:
     status: int
@@ -70,7 +61,7 @@ class Result:
 
 def run_nix(args: list[str], *, stdin: bytes = b"", cwd: Path, timeout: float = 60) -> Result:
     """``nix ARGS`` with the nix-command feature on."""
-    exe = require_nix()
+    exe = needs.nix("nix")
     proc = subprocess.run(
         [exe, "--extra-experimental-features", "nix-command", *args],
         input=stdin, capture_output=True, env=base_env(cwd), cwd=cwd, timeout=timeout,

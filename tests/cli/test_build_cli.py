@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import needs
+
 from .oracle import TRACEBACK, assert_clean_failure
 from .storeworld import NixWorld, PynixWorld, lines
 
@@ -263,7 +265,7 @@ def test_commands_as_subprocesses(pw: PynixWorld, nix_world: NixWorld) -> None:
 
     for exe in ("pynix", "pynix-build", "pynix-store"):
         if subprocess.run(["which", exe], capture_output=True).returncode != 0:
-            pytest.skip(f"'{exe}' is not installed (pip install -e .)")
+            needs.unavailable(f"'{exe}' is not installed (pip install -e .)")
     p = run("pynix", "build", "--json", "-f", "test.nix", "top")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)[0]["outputs"]["out"] == nix_world.outputs["top"]

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import needs
 from pynix.cli import hash_cmd
 
-from .oracle import TRACEBACK, Result, require_nix
+from .oracle import TRACEBACK, Result
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def nix(tree: Path, *args: str) -> Result:
-    require_nix()
+    needs.nix("nix")
     exe = shutil.which(args[0])
     assert exe is not None, f"{args[0]} is missing"
     proc = subprocess.run([exe, *args[1:]], capture_output=True, cwd=tree,

@@ -70,6 +70,8 @@ from typing import IO, Any
 
 import pytest
 
+import needs
+
 HERE = Path(__file__).resolve().parent
 CORPUS_DIR = HERE / "corpus"
 NIX_INSTANTIATE = "nix-instantiate"
@@ -318,17 +320,6 @@ def nix_path() -> str | None:
     return shutil.which(NIX_INSTANTIATE)
 
 
-def require_nix() -> str:
-    """The path of the real ``nix-instantiate``; skip without it (fail under ``CI``)."""
-    path = nix_path()
-    if path is None:
-        msg = f"the real {NIX_INSTANTIATE} (Nix 2.8, Debian's nix-bin) is not on PATH"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set: the oracle is required)")
-        pytest.skip(msg)
-    return path
-
-
 def run_nix(
     argv: list[str],
     *,
@@ -338,7 +329,7 @@ def run_nix(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Result:
     """Run the real ``nix-instantiate``."""
-    exe = require_nix()
+    exe = needs.nix(NIX_INSTANTIATE)
     try:
         proc = subprocess.run(
             [exe, *argv],

@@ -31,6 +31,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+import needs
 from pynix.compat import nixbase32
 from pynix.lang.evaluator import Evaluator
 from pynix.lang.runtime import force
@@ -51,16 +52,6 @@ ATTR_NAMES = ("a", "b", "src", "buildInputs", "A", "_a", "1x", "a-b", "a.b", "x 
 STRING_CHARS = "ab Z0\"\\$\n\t\r{}'é✓🎉-_./\x01\x1b\x7f"
 HASH_SIZES = {"md5": 16, "sha1": 20, "sha256": 32, "sha512": 64}
 FILES = ("./f.txt", "./tree", "./tree/run.sh", "./tree/link")
-
-
-def require_nix() -> str:
-    exe = shutil.which("nix-instantiate")
-    if exe is None:
-        msg = "the real nix-instantiate (Nix 2.8) is not on PATH"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set: the oracle is required)")
-        pytest.skip(msg)
-    return exe
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +295,7 @@ def warnings(stderr: bytes) -> list[bytes]:
                                  HealthCheck.function_scoped_fixture])
 @given(batches())
 def test_random_derivations(work_dir: Path, expr: str) -> None:
-    exe = require_nix()
+    exe = needs.nix()
     # Nix writes to a store under a temporary root, so its .drv files can be read.
     root = Path(tempfile.mkdtemp(prefix="chroot-", dir=work_dir))
     try:

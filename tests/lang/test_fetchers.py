@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+import needs
 from pynix.compat.hashing import Hash, hash_file
 from pynix.compat.nar import nar_hash
 from pynix.compat.storepath import make_fixed_output_path
@@ -391,8 +392,8 @@ ARCHIVES = ["one.tar.gz", "one.tar.xz", "one.tar.bz2", "one.tar", "one.zip", "on
 
 @pytest.mark.parametrize("name", ARCHIVES)
 def test_fetch_tarball_formats(fx: Fixtures, tmp_path: Path, name: str) -> None:
-    if name.endswith(".zst") and not fx.zstd:
-        pytest.skip("no zstd program")
+    if name.endswith(".zst"):
+        needs.tool("zstd")
     ev = evaluator(tmp_path)
     v = deep_force(ev.eval_string(from_text(f'builtins.fetchTarball "{fx.url(name)}"')))
     expected = tree_path("source", fx.src)
@@ -431,8 +432,8 @@ def test_fetch_tarball_errors(fx: Fixtures, tmp_path: Path, name: str, message: 
 
 @pytest.mark.parametrize("name", ARCHIVES)
 def test_damaged_archives_fail_cleanly(fx: Fixtures, tmp_path: Path, name: str) -> None:
-    if name.endswith(".zst") and not fx.zstd:
-        pytest.skip("no zstd program")
+    if name.endswith(".zst"):
+        needs.tool("zstd")
     data = (fx.files / name).read_bytes()
     rng = random.Random(name)
     for i in range(12):
@@ -800,16 +801,6 @@ def test_fetched_git_url_is_realised(fx: Fixtures, tmp_path: Path) -> None:
 NIX = "nix-instantiate"
 
 
-def require_nix() -> str:
-    exe = shutil.which(NIX)
-    if exe is None:
-        msg = f"the real {NIX} (Nix 2.8) is not on PATH"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set: the oracle is required)")
-        pytest.skip(msg)
-    return exe
-
-
 def nix_eval(exe: str, tmp: Path, expr: str, *extra: str) -> tuple[Any, str]:
     """(JSON value or None, stderr) of the real nix-instantiate, with a store and
     caches of its own (it writes what it fetches, even with --eval)."""
@@ -854,7 +845,7 @@ def oracle_exprs(fx: Fixtures) -> dict[str, str]:
 
 
 def test_oracle_values(fx: Fixtures, tmp_path: Path) -> None:
-    exe = require_nix()
+    exe = needs.nix(NIX)
     exprs = oracle_exprs(fx)
     whole = "{ " + " ".join(f'"{k}" = {v};' for k, v in exprs.items()) + " }"
     expected, stderr = nix_eval(exe, tmp_path, whole)
@@ -864,7 +855,7 @@ def test_oracle_values(fx: Fixtures, tmp_path: Path) -> None:
 
 
 def test_oracle_dirty_tree(fx: Fixtures, tmp_path: Path) -> None:
-    exe = require_nix()
+    exe = needs.nix(NIX)
     work = tmp_path / "work"
     subprocess.run(["git", "clone", "-q", str(fx.repo), str(work)], check=True,
                    env={**os.environ, **GIT_ENV})
@@ -901,7 +892,7 @@ ORACLE_ERRORS = [
 
 @pytest.mark.parametrize("expr", ORACLE_ERRORS)
 def test_oracle_errors(fx: Fixtures, tmp_path: Path, expr: str) -> None:
-    exe = require_nix()
+    exe = needs.nix(NIX)
     expr = expr.replace("@F@", str(fx.files)).replace("@HTTP@", fx.server.base) \
         .replace("@REPO@", str(fx.repo)).replace("@BARE@", str(fx.bare))
     value, stderr = nix_eval(exe, tmp_path, expr)
@@ -916,7 +907,7 @@ def test_oracle_errors(fx: Fixtures, tmp_path: Path, expr: str) -> None:
 
 
 def test_oracle_fetch_tree(fx: Fixtures, tmp_path: Path) -> None:
-    exe = require_nix()
+    exe = needs.nix(NIX)
     exprs = [
         f'builtins.fetchTree {{ type = "git"; url = "{fx.repo}"; }}',
         f'builtins.fetchTree "git+file://{fx.repo}?ref=side"',

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import random
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import needs
 from pynix.lang import errors
 from pynix.lang.errors import EvalError, ThrownError
 from pynix.lang.formats import from_json, from_toml, json_float, to_json_string, to_xml
@@ -38,10 +38,7 @@ NIX = shutil.which("nix-instantiate")
 
 @pytest.fixture(autouse=True)
 def _need_nix() -> None:
-    if NIX is None:
-        if os.environ.get("CI"):
-            pytest.fail("nix-instantiate (the oracle) is missing in CI")
-        pytest.skip("nix-instantiate is not installed")
+    needs.nix()
 
 
 def nix_string(s: str) -> str:

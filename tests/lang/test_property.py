@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from difftest import Result, Runner, compare, describe, require_nix, run_nix
+from difftest import Result, Runner, compare, describe, run_nix
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+import needs
 
 BATCH = 20
 BATCH_EXAMPLES = int(os.environ.get("PYNIX_PROPERTY_BATCHES", "120"))  # x BATCH expressions
@@ -522,7 +524,7 @@ def _same(nix: Result, py: Result) -> bool:
 )
 @given(exprs=st.lists(typed_expr(), min_size=BATCH, max_size=BATCH))
 def test_typed_batches(exprs: list[str], fixtures_dir: Path, pynix_run: Runner) -> None:
-    require_nix()
+    needs.nix()
     source = "[\n" + "\n".join(f"  ({e})" for e in exprs) + "\n]"
     nix, py = _run_pair(source, ["--strict"], pynix_run, fixtures_dir)
     if not nix.ok:
@@ -550,6 +552,6 @@ def test_typed_batches(exprs: list[str], fixtures_dir: Path, pynix_run: Runner) 
 def test_single_expressions(
     expr: str, args: list[str], fixtures_dir: Path, pynix_run: Runner
 ) -> None:
-    require_nix()
+    needs.nix()
     nix, py = _run_pair(expr, args, pynix_run, fixtures_dir)
     compare(nix, py, what=f"expression {expr!r} with {args}")

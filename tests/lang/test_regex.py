@@ -7,7 +7,6 @@ test time and our answer must be identical.  Cases are batched into one Nix call
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import needs
 from pynix.lang import regex
 from pynix.lang.errors import EvalError
 from pynix.lang.values import NixStr
@@ -24,10 +24,7 @@ NIX = shutil.which("nix-instantiate")
 
 @pytest.fixture(autouse=True)
 def _need_nix() -> None:
-    if NIX is None:
-        if os.environ.get("CI"):
-            pytest.fail("nix-instantiate (the oracle) is missing in CI")
-        pytest.skip("nix-instantiate is not installed")
+    needs.nix()
 
 
 def nix_string(s: str) -> str:

@@ -13,7 +13,6 @@ import base64
 import io
 import json
 import os
-import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+import needs
 from pynix.cli.instantiate import run as pynix_run
 from pynix.lang.builtins.context import context_info
 from pynix.lang.errors import NixError
@@ -206,17 +206,6 @@ def test_add_fixed_as_fixed_output(vec: dict[str, Any], vector_dir: Path) -> Non
 # differential test against the real nix-instantiate (read-only mode)
 
 NIX_INSTANTIATE = "nix-instantiate"
-
-
-def require_nix() -> str:
-    """The real ``nix-instantiate``; skip without it, but fail when ``CI`` is set."""
-    exe = shutil.which(NIX_INSTANTIATE)
-    if exe is None:
-        msg = f"the real {NIX_INSTANTIATE} (Nix 2.8) is not on PATH"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set: the oracle is required)")
-        pytest.skip(msg)
-    return exe
 
 
 D = 'name = "x"; system = "x86_64-linux"; builder = "/bin/sh";'
@@ -496,7 +485,7 @@ def nix_env(cwd: Path) -> dict[str, str]:
 
 
 def run_real_nix(args: list[str], cwd: Path) -> tuple[int, bytes, bytes]:
-    exe = require_nix()
+    exe = needs.nix(NIX_INSTANTIATE)
     proc = subprocess.run([exe, *args], capture_output=True, cwd=cwd, env=nix_env(cwd),
                           timeout=120)
     return proc.returncode, proc.stdout, proc.stderr

@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from os_synth import World, machine, require_root
+from os_synth import World, machine
+
+import needs
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     """An empty machine root with its store; halted at the end."""
-    require_root()
+    needs.root("switching a machine")
     with machine(tmp_path) as w:
         yield w

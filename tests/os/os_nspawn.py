@@ -19,8 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from os_synth import require_root, require_tool
-
+import needs
 import pynix
 
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
@@ -30,9 +29,9 @@ PYNIX = str(Path(sys.executable).parent / "pynix")
 
 def require() -> None:
     """Root, systemd-nspawn and nsenter, or (outside CI) a skip."""
-    require_root("booting a machine under systemd")
+    needs.root("booting a machine under systemd")
     for tool in ("systemd-nspawn", "nsenter"):
-        require_tool(tool)
+        needs.tool(tool)
 
 
 def _host_dirs() -> list[str]:

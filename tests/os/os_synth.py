@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from pynix.store.url import open_store
 
 
@@ -221,27 +219,6 @@ def wait_for(what: str, check: Callable[[], object], timeout: float = 20) -> obj
             last = e
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-
-
-def skip_or_fail(reason: str) -> None:
-    """A test that cannot run here: skipped, but failed when CI is set (so that
-    a missing set-up step cannot hide behind a green run)."""
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI is set)")
-    pytest.skip(reason)
-
-
-def require_root(what: str = "switching a machine") -> None:
-    if os.geteuid() != 0:
-        skip_or_fail(f"{what} needs root")
-
-
-def require_tool(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        skip_or_fail(f"'{tool}' is not installed (scripts/setup installs it)")
-    assert path is not None
-    return path
 
 
 def refused(port: int) -> bool:

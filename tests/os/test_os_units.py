@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from os_synth import require_root
 
+import needs
 from pynix.os.cmdline import (
     CommandLineError,
     parse_command,
@@ -216,7 +216,7 @@ def test_ambient_capabilities_let_a_user_bind_a_low_port() -> None:
     import subprocess
     import sys
 
-    require_root("changing users")
+    needs.root("changing users")
     port = str(random.randint(600, 1000))
     env = {**os.environ, "PORT": port}
     with_cap = subprocess.run([sys.executable, "-c", BIND_LOW_PORT, "10"], env=env,

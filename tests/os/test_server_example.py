@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from os_synth import require_root, require_tool, wait_for
+from os_synth import wait_for
+
+import needs
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "server"
@@ -80,7 +82,7 @@ class Machine:
             if fields[0] == user:
                 uid, gid = fields[2], fields[3]
         assert uid is not None, f"no user {user} in the machine's /etc/passwd"
-        mount, setpriv = require_tool("mount"), require_tool("setpriv")
+        mount, setpriv = needs.tool("mount"), needs.tool("setpriv")
         binds = " && ".join(
             f"{mount} --bind {self.root / d} /{d}" for d in ("etc", "run")
         )
@@ -89,13 +91,13 @@ class Machine:
                   f"export PATH={self.current_system()}/sw/bin && "
                   f'exec {setpriv} --reuid={uid} --regid={gid} --clear-groups -- "$@"')
         return subprocess.run(
-            [require_tool("unshare"), "--mount", "--", "/bin/sh", "-c", script, "sh", *argv],
+            [needs.tool("unshare"), "--mount", "--", "/bin/sh", "-c", script, "sh", *argv],
             capture_output=True, text=True, timeout=60, check=False,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
 
     def page(self, host: str = "example.com") -> str:
         proc = subprocess.run(
-            [require_tool("curl"), "-sS", "--max-time", "10", "-H", f"Host: {host}",
+            [needs.tool("curl"), "-sS", "--max-time", "10", "-H", f"Host: {host}",
              "http://127.0.0.1/"],
             capture_output=True, text=True, timeout=30, check=False)
         if proc.returncode != 0:
@@ -133,7 +135,7 @@ class Machine:
 
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
-    require_root()
+    needs.root("switching a machine")
     base = tmp_path_factory.mktemp("server-example")
     work = base / "work"
     shutil.copytree(EXAMPLE, work)

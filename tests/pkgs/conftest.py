@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import needs
 from pynix.cli import nixcmd  # type: ignore[import-untyped,unused-ignore]
 
 TRACEBACK = b"Traceback (most recent call last)"
@@ -43,10 +44,8 @@ def have_cc() -> bool:
 def require_cc() -> None:
     """Skip a test that compiles C without a host gcc; under CI it must fail."""
     if not have_cc():
-        msg = "the host has no gcc/make (install build-essential) for the C build tests"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set: they are required)")
-        pytest.skip(msg)
+        needs.unavailable("the host has no gcc/make (install build-essential) "
+                          "for the C build tests")
 
 
 def pkgs_nix() -> str:
@@ -151,11 +150,8 @@ PYNIX_NIX_DIR = str(Path(nixcmd.__file__).resolve().parent.parent / "nix")
 
 def require_nix() -> None:
     """Skip a comparison with the real Nix without it; under CI it must fail."""
-    if not all(shutil.which(t) for t in ("nix", "nix-build", "nix-instantiate")):
-        msg = "the real Nix is needed as the oracle but is missing"
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set: it is required)")
-        pytest.skip(msg)
+    for tool in ("nix", "nix-build", "nix-instantiate"):
+        needs.nix(tool)
 
 
 def real_nix(tool: str, world: PkgsWorld, *args: str) -> str:

@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import needs
 from pynix.cli import nixcmd  # type: ignore[import-untyped,unused-ignore]
 from pynix.sources.elf import ElfError, is_elf, read_elf
 from pynix.store.url import open_store
@@ -36,15 +36,6 @@ STORE_PATH = re.compile(
     rb"/nix/store/[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+(?:/[A-Za-z0-9+._@%=-]*)*")
 # an absolute /usr, /lib or /lib64 path (not "$ORIGIN/../lib", not inside a store path)
 HOST_PATH = re.compile(rb"(?<![A-Za-z0-9._$/~-])/(?:usr|lib|lib64)(?=[/\0\s\"':;)]|$)")
-
-
-def require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"'{tool}' is required (CI is set)")
-        pytest.skip(f"'{tool}' is not installed")
-    return path
 
 
 @dataclass
@@ -145,7 +136,7 @@ def store_b(shared: Path) -> tuple[SourceStore, dict[str, str]]:
 
 def sandbox(world: SourceStore, paths: list[str], *argv: str, stdin: str = "") -> Result:
     """Run ``argv`` under bubblewrap with only ``paths`` at their store paths."""
-    bwrap = require("bwrap")
+    bwrap = needs.tool("bwrap")
     mounts: list[str] = []
     for path in paths:
         mounts += ["--ro-bind", str(world.real(path)), path]

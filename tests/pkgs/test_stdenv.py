@@ -8,13 +8,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+
+import needs
 
 from .conftest import PkgsWorld, nix_path_info, real_nix, require_cc, require_nix
 
@@ -149,11 +150,7 @@ def test_unpack_archives(pk: PkgsWorld, suffix: str, mode: str) -> None:
 
 
 def test_unpack_zip(pk: PkgsWorld) -> None:
-    if shutil.which("unzip") is None:
-        msg = "unzip is not installed"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+    needs.tool("unzip")
     with zipfile.ZipFile(pk.dir / "src.zip", "w") as z:
         z.writestr("proj/data.txt", "from zip\n")
     f = pk.expr_file("z.nix", """stdenvNoCC.mkDerivation {

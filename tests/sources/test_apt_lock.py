@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import needs
 from pynix.cli import nixcmd
 from pynix.sources.apt import (
     AptError,
@@ -65,9 +66,7 @@ def test_compare_versions(a: str, b: str, expected: int) -> None:
 
 
 def test_compare_versions_agrees_with_dpkg() -> None:
-    dpkg = shutil.which("dpkg")
-    if dpkg is None:
-        pytest.skip("dpkg is not installed")
+    dpkg = needs.tool("dpkg")
     pairs = [("1.0~~", "1.0~"), ("1.0-0", "1.0"), ("1.2a", "1.2+"), ("1:1", "1.1"),
              ("1.0.0~rc.1", "1.0.0~rc1"), ("3.0-1", "3.0-1.1"), ("10", "9a")]
     for a, b in pairs:
@@ -336,19 +335,12 @@ def test_lock_file_format_and_merge(tmp_path: Path) -> None:
 
 
 def _require_archive() -> PrivateApt:
-    msg = None
-    if shutil.which("apt-get") is None:
-        msg = "apt-get is not installed"
+    needs.tool("apt-get")
     apt = PrivateApt()
-    if msg is None:
-        try:
-            apt.ensure_updated()
-        except AptError as e:
-            msg = str(e)
-    if msg is not None:
-        if os.environ.get("CI"):
-            pytest.fail(msg + " (CI is set: it is required)")
-        pytest.skip(msg)
+    try:
+        apt.ensure_updated()
+    except AptError as e:
+        needs.unavailable(str(e))
     return apt
 
 

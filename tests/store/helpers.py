@@ -6,15 +6,13 @@ import base64
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+import needs
 from pynix.store import LocalStore
 
 VECTORS = Path(__file__).parents[1] / "data" / "vectors"
@@ -65,15 +63,6 @@ def random_tree(path: Path, rng: random.Random, *, depth: int = 2, width: int = 
     return path
 
 
-def require_nix(tool: str = "nix-store") -> str:
-    exe = shutil.which(tool)
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the real Nix ({tool}, Debian's nix-bin) is needed as the oracle")
-        pytest.skip("the real Nix is not installed")
-    return exe
-
-
 def run_nix(args: list[str], tmp: Path) -> str:
     """Run a Nix tool with a throw-away chroot store and state (never the real /nix)."""
     env = {
@@ -86,7 +75,7 @@ def run_nix(args: list[str], tmp: Path) -> str:
     }
     (tmp / "nix.conf").write_text("sandbox = false\nsubstituters =\n")
     proc = subprocess.run(
-        [require_nix(args[0]), *args[1:]],
+        [needs.nix(args[0]), *args[1:]],
         capture_output=True, env=env, timeout=120, check=False,
     )
     if proc.returncode != 0:

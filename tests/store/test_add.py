@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import needs
 from pynix.compat.derivation import Derivation
 from pynix.compat.hashing import Hash, HashFormat, hash_bytes, hash_file
 from pynix.compat.nar import nar_hash_and_size, write_nar
@@ -111,9 +112,8 @@ def test_real_nix_agrees_on_paths_and_nars(store: LocalStore, tmp_path: Path) ->
 def run_nix_bytes(args: list[str], tmp: Path) -> bytes:
     import subprocess
 
-    from .helpers import require_nix
 
-    proc = subprocess.run([require_nix(args[0]), *args[1:]], capture_output=True, check=True,
+    proc = subprocess.run([needs.nix(args[0]), *args[1:]], capture_output=True, check=True,
                           env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp),
                                "NIX_CONF_DIR": str(tmp)}, timeout=60)
     return proc.stdout

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+import needs
 
 NIX_DIR = Path(__file__).resolve().parents[3] / "src" / "pynix" / "nix"
 PRELUDE = (
@@ -48,10 +48,10 @@ def pynix_eval(expr: str) -> Result:
 
 
 def nix_available() -> bool:
-    if shutil.which("nix-instantiate"):
+    """Whether the real Nix can be asked as well (in CI it must be)."""
+    if shutil.which("nix-instantiate") or os.environ.get("CI"):
+        needs.nix()
         return True
-    if os.environ.get("CI"):
-        pytest.fail("nix-instantiate (the oracle) is required in CI")
     return False
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -21,27 +20,12 @@ from pathlib import Path
 
 import pytest
 
+import needs
 from pynix.cli import nixcmd  # type: ignore[import-untyped,unused-ignore]
 
 TRACEBACK = b"Traceback (most recent call last)"
 STORE_PATH = re.compile(r"/nix/store/[0-9a-df-np-sv-z]{32}-[^/\s'\"]+")
 MACHINE_DIRS = ("etc", "var", "run", "home", "root", "tmp")
-
-
-def require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"'{tool}' is required (CI is set)")
-        pytest.skip(f"'{tool}' is not installed")
-    return path
-
-
-def require_root() -> None:
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("activation runs as root (CI is set)")
-        pytest.skip("activation runs as root")
 
 
 def free_port() -> int:
@@ -179,7 +163,7 @@ class Machine:
         namespace) whose / is an empty tmpfs with the machine's directories
         and the store bound in. ``host_usr`` shows the host's /usr, /bin and
         /lib read-only (as the machine namespace of `pynix os` does)."""
-        bwrap = require("bwrap")
+        bwrap = needs.tool("bwrap")
         cmd = [bwrap, "--tmpfs", "/"]
         for d in MACHINE_DIRS:
             cmd += ["--bind", str(self.dir / d), f"/{d}"]
@@ -233,7 +217,7 @@ def parse_unit(text: str) -> dict[str, list[tuple[str, str]]]:
 def os_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One chroot store for every worker of the session (pynix locks each
     output, so parallel workers never build a path twice)."""
-    require("apt-get")
+    needs.tool("apt-get")
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent
@@ -249,5 +233,5 @@ def world(os_store: Path, tmp_path: Path) -> OsWorld:
 
 @pytest.fixture
 def machine(os_store: Path, tmp_path: Path) -> Machine:
-    require_root()
+    needs.root("activation")
     return Machine(tmp_path / "machine", Path(str(os_store) + "/nix/store"))

@@ -12,8 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
+import needs
 from pynix.cli import nixcmd  # type: ignore[import-untyped,unused-ignore]
 
 from .conftest import OsWorld
@@ -22,17 +21,8 @@ PYNIX_NIX_DIR = str(Path(nixcmd.__file__).resolve().parent.parent / "nix")
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "server"
 
 
-def require_nix() -> str:
-    path = shutil.which("nix-instantiate")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("the real Nix (nix-instantiate) is the oracle and is missing (CI is set)")
-        pytest.skip("the real Nix (nix-instantiate) is missing")
-    return path
-
-
 def test_real_nix_agrees_on_the_server_example(world: OsWorld) -> None:
-    nix = require_nix()
+    nix = needs.nix()
     for f in ("configuration.nix", "myapp.py"):
         shutil.copy(EXAMPLE / f, world.dir / f)
     extra = world.write("extra.nix", """{ lib, pkgs, ... }: {

@@ -13,7 +13,9 @@ import json
 import shlex
 from pathlib import Path
 
-from .conftest import Machine, OsWorld, free_port, parse_unit, require
+import needs
+
+from .conftest import Machine, OsWorld, free_port, parse_unit
 
 CONFIG = """{{ pkgs, ... }}: {{
   networking.hostName = "services";
@@ -71,7 +73,7 @@ def start_commands(name: str, text: str) -> str:
 
 def test_units_run_without_systemd(os_store: Path, tmp_path: Path, machine: Machine) -> None:
     for tool in ("setpriv", "curl"):
-        require(tool)
+        needs.tool(tool)
     http, pg, redis = free_port(), free_port(), free_port()
     world = OsWorld(os_store, tmp_path / "work")
     world.dir.mkdir()
