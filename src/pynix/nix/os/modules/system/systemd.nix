@@ -1,4 +1,5 @@
-# systemd units: systemd.services, systemd.targets, systemd.timers and the
+# systemd units: systemd.services, systemd.targets, systemd.timers,
+# systemd.sockets and the
 # final systemd.units, rendered to unit files (the format of systemd, as NixOS
 # writes them) and linked into the unit directory /etc/systemd/system
 # (with <target>.wants/<unit> links).  The same files drive systemd where it
@@ -231,6 +232,32 @@ let
     };
   };
 
+  socketOpts = { ... }: {
+    options = {
+      listenStreams = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "127.0.0.1:8080" "/run/foo.sock" ];
+        description = ''
+          Stream sockets to listen on (ListenStream=): a port, an address
+          and port ("127.0.0.1:80", "[::1]:80") or an absolute unix socket path.
+        '';
+      };
+      listenDatagrams = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "127.0.0.1:5353" ];
+        description = "Datagram sockets to listen on (ListenDatagram=), written as listenStreams.";
+      };
+      socketConfig = mkOption {
+        type = types.attrsOf unitOption;
+        default = { };
+        example = { Accept = false; SocketMode = "0660"; Service = "other.service"; };
+        description = "Keys of the [Socket] section.";
+      };
+    };
+  };
+
   # the per-unit data every kind of unit ends up as
   unitOpts = { name, config, ... }: {
     config.unit = mkDefault (
@@ -338,6 +365,44 @@ let
     (_: u: { inherit (u) wantedBy after requires wants; })
     enabledUnits));
 
+  socketText = def:
+    unitText def (
+      "[Socket]\n"
+      + attrsToSection def.socketConfig
+      + lib.concatMapStrings (a: "ListenStream=${a}\n") def.listenStreams
+      + lib.concatMapStrings (a: "ListenDatagram=${a}\n") def.listenDatagrams);
+
+  socketList = lib.mapAttrsToList (name: s: s // { inherit name; }) cfg.sockets;
+
+  # what a socket unit needs to be valid for systemd
+  socketAssertions = s:
+    let
+      sc = s.socketConfig;
+      accept = sc.Accept or false;
+      acceptOn = accept == true || builtins.elem (toString accept) [ "yes" "true" "on" "1" ];
+      listens = s.listenStreams ++ s.listenDatagrams
+        ++ lib.concatMap (k: lib.lists.toList (sc.${k} or [ ]))
+          [ "ListenStream" "ListenDatagram" "ListenSequentialPacket" "ListenFIFO"
+            "ListenSpecial" "ListenNetlink" "ListenMessageQueue" "ListenUSBFunction" ];
+      service = sc.Service or (if acceptOn then "${s.name}@.service" else "${s.name}.service");
+      badAddress = builtins.filter (a: builtins.match "(/.+|@.+|[0-9]+|[^/]+:[0-9]+|vsock:.+)" a == null)
+        (s.listenStreams ++ s.listenDatagrams);
+    in
+    [
+      {
+        assertion = !s.enable || listens != [ ];
+        message = "systemd.sockets.${s.name} listens on nothing: set its `listenStreams`, `listenDatagrams` or a Listen...= key of `socketConfig`.";
+      }
+      {
+        assertion = !s.enable || badAddress == [ ];
+        message = "systemd.sockets.${s.name}: ${lib.concatMapStringsSep ", " builtins.toJSON badAddress} is not a socket address (a port, \"host:port\", \"[ipv6]:port\" or an absolute path).";
+      }
+      {
+        assertion = !s.enable || cfg.units ? ${service} || (acceptOn && sc ? Service);
+        message = "systemd.sockets.${s.name} activates ${service}, which is not defined (define systemd.services.${lib.removeSuffix ".service" service} or set socketConfig.Service).";
+      }
+    ];
+
   serviceList = lib.mapAttrsToList (name: s: s // { inherit name; }) cfg.services;
 in
 {
@@ -356,6 +421,15 @@ in
       type = types.attrsOf (types.submoduleWith { modules = [ commonUnitOpts timerOpts ]; shorthandOnlyDefinesConfig = true; });
       default = { };
       description = "Timers (NAME.timer units) that start the service NAME.service.";
+    };
+    sockets = mkOption {
+      type = types.attrsOf (types.submoduleWith { modules = [ commonUnitOpts socketOpts ]; shorthandOnlyDefinesConfig = true; });
+      default = { };
+      description = ''
+        Sockets (NAME.socket units): listening sockets that start a service
+        (NAME.service unless socketConfig.Service says otherwise) at the first
+        connection, handing it the sockets (LISTEN_FDS, from fd 3).
+      '';
     };
     units = mkOption {
       type = types.attrsOf (types.submodule unitOpts);
@@ -425,14 +499,15 @@ in
       lib.mapAttrs' (name: def: lib.nameValuePair "${name}.service" (toUnit (serviceText name def) def)) cfg.services
       // lib.mapAttrs' (name: def: lib.nameValuePair "${name}.target" (toUnit (unitText def "") def)) cfg.targets
       // lib.mapAttrs' (name: def: lib.nameValuePair "${name}.timer"
-        (toUnit (unitText def ("[Timer]\n" + attrsToSection def.timerConfig)) def)) cfg.timers;
+        (toUnit (unitText def ("[Timer]\n" + attrsToSection def.timerConfig)) def)) cfg.timers
+      // lib.mapAttrs' (name: def: lib.nameValuePair "${name}.socket" (toUnit (socketText def) def)) cfg.sockets;
 
     system.build.units = unitsDir;
     system.build.servicesJson = servicesJson;
 
     environment.etc."systemd/system".source = unitsDir;
 
-    assertions = lib.concatMap (s:
+    assertions = lib.concatMap socketAssertions socketList ++ lib.concatMap (s:
       let
         sc = s.serviceConfig;
         bad = key: allowed: sc ? ${key} && !(builtins.elem sc.${key} allowed);
