@@ -255,11 +255,11 @@ def machine(base: Path) -> Iterator[World]:
 
 
 def timer_dues(root: Path, timer: str) -> list[float]:
-    """When ``timer`` was due each time the machine's pynix-timers started its
+    """When ``timer`` was due each time the machine's pynix-activator started its
     service (from its log: the scheduled moments, not the late start of a
     loaded machine)."""
     try:
-        text = (root / "var/log/pynix/pynix-timers.log").read_text()
+        text = (root / "var/log/pynix/pynix-activator.log").read_text()
     except FileNotFoundError:
         return []
     pattern = re.escape(timer) + r" \(due ([0-9-]+ [0-9:.]+)\): elapsed; started "

@@ -11,7 +11,11 @@ before the ``exec``: the service never sees a child it did not make) waits
 until the ``exec`` has happened (a close-on-exec pipe reaches end-of-file),
 runs the ``ExecStartPost`` commands with ``MAINPID`` and writes
 ``/run/pynix/units/NAME.started``; the switcher waits for that file.
-``Type=oneshot`` services run their commands to the end instead.
+``Type=oneshot`` services run their commands to the end instead.  A service
+that socket units activate receives their listening sockets from the
+machine's activator daemon (:mod:`pynix.os.sockets`) just before the
+``exec``: at fd 3.., with ``LISTEN_FDS``, ``LISTEN_PID`` (its own PID, which
+the ``exec`` keeps) and ``LISTEN_FDNAMES``.
 
 ``reload --unit NAME --mainpid PID``: ``ExecReload`` (with ``MAINPID``) or SIGHUP.
 ``stop``/``stop-post --unit NAME --mainpid PID [--unit-dir D]``: ``ExecStop`` /
@@ -38,6 +42,7 @@ from .cmdline import Command, CommandLineError
 from .namespace import NamespaceError, enter
 from .privileges import PrivilegeError, become, parse_capabilities
 from .service import ServiceError, ServiceSpec
+from .sockets import SocketError, install_fds, receive_sockets
 from .units import UnitError, read_unit
 
 UNIT_DIR = "/etc/systemd/system"
@@ -197,6 +202,16 @@ def start(unit: str, unit_dir: str) -> None:
     exe = resolve_executable(main, env)
     posts = spec.unit.values("Service", "ExecStartPost")
     main_pid = os.getpid()
+    # before anything else is opened: the sockets go to fd 3..
+    fds, names = receive_sockets(unit, main_pid)
+    if fds:
+        install_fds(fds)
+        env = dict(env, LISTEN_FDS=str(len(fds)), LISTEN_PID=str(main_pid),
+                   LISTEN_FDNAMES=":".join(names))
+        log(unit, f"listening sockets from the activator: {', '.join(names)}")
+    else:
+        for var in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+            env.pop(var, None)
     if posts:
         _post_helper(spec, env, cwd, user, main_pid)
     else:
@@ -329,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif a.action == "stop-post":
             stop_phase(a.unit, a.unit_dir, a.mainpid, "ExecStopPost")
     except (LaunchError, NamespaceError, ServiceError, UnitError, CommandLineError,
-            PrivilegeError, OSError) as e:
+            PrivilegeError, SocketError, OSError, ValueError) as e:
         log(name, f"failed: {e}")
         if a.unit and a.action == "start":
             with contextlib.suppress(OSError):

@@ -161,11 +161,11 @@ class Switcher:
                 if unit not in p.restart:
                     p.reload.add(unit)
             elif verdict == NEEDS_RESTART:
-                self._modified(unit, new_unit.sections, p)
+                self._modified(unit, new_unit.sections, p, active, new)
         wanted = self.wanted_closure(new)
         for unit in sorted(wanted):
             kind = unit.rsplit(".", 1)[-1]
-            if kind not in ("service", "target", "timer"):
+            if kind not in ("service", "target", "timer", "socket"):
                 if persisted:  # said once per switch, not by dry runs
                     self.unsupported.add(unit)
                 continue
@@ -176,9 +176,21 @@ class Switcher:
         return p
 
     @staticmethod
-    def _modified(unit: str, new: dict[str, dict[str, list[str]]], p: Plan) -> None:
+    def _modified(unit: str, new: dict[str, dict[str, list[str]]], p: Plan,
+                  active: set[str] | None = None, graph: UnitGraph | None = None) -> None:
         kind = unit.rsplit(".", 1)[-1]
-        if unit in NEVER_RESTARTED or kind in ("unit", "slice", "socket"):
+        if unit in NEVER_RESTARTED or kind in ("unit", "slice"):
+            return
+        if kind == "socket":
+            # stop the socket and the service it activates (which holds the old
+            # sockets), then start the socket: the service comes at the next
+            # connection
+            activated = (new.get("Socket", {}).get("Service") or
+                         [unit.rsplit(".", 1)[0] + ".service"])[-1]
+            p.stop.add(unit)
+            p.start.add(unit)
+            if active is None or activated in active:
+                p.stop.add(activated)
             return
         if kind == "mount":
             if unit in ("-.mount", "nix.mount"):
@@ -209,6 +221,21 @@ class Switcher:
             p.stop.add(unit)
             p.start.add(unit)
             p.reload.discard(unit)
+            # a socket-activated service: its active sockets are stopped too and
+            # started again instead of it (it comes at the next connection)
+            if true(service, "X-NotSocketActivated"):
+                return
+            sockets = [w for v in service.get("Sockets", []) for w in v.split()] or [
+                unit.rsplit(".", 1)[0] + ".socket"]
+            restarted = False
+            for sock in sockets:
+                if active is not None and sock in active:
+                    p.stop.add(sock)
+                    if graph is None or sock in graph.units:
+                        p.start.add(sock)
+                        restarted = True
+            if restarted:
+                p.start.discard(unit)
 
     # -- running ----------------------------------------------------------------
 
@@ -267,7 +294,7 @@ class Switcher:
         p = self.plan(old, new, active)
         if self.unsupported and manager.name != "systemd":
             self.say(f"warning: the {manager.name} service manager does not run these units "
-                     "(only services, targets and timers): "
+                     "(only services, targets, timers and sockets): "
                      + ", ".join(_sorted(self.unsupported)))
         self._write_list("start-list", p.start)
         self._write_list("restart-list", p.restart)
@@ -324,7 +351,7 @@ class Switcher:
                 elif unit not in active:
                     p.start.add(unit)
                 else:
-                    self._modified(unit, new.units[unit].sections, p)
+                    self._modified(unit, new.units[unit].sections, p, active, new)
                     if unit in p.stop:  # too late to stop with the old definition
                         p.stop.discard(unit)
                         p.start.discard(unit)

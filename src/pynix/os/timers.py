@@ -1,17 +1,14 @@
-"""Timer units where systemd does not run them: a small daemon per machine.
+"""Timer units where systemd does not run them: the timer half of the
+machine's activator daemon (:mod:`pynix.os.activator`).
 
 The supervisor manager keeps the machine's active timers in
 ``<run/pynix>/active-timers.json`` (each timer with the time it was started,
-and the unit directory of the current system) and runs this module as the
-supervisord program ``pynix-timers``::
-
-    python -m pynix.os.timers --root ROOT --store URL
-
-It reads the ``[Timer]`` section of each active timer, computes when it
-elapses as systemd would (``OnCalendar=`` in the machine's time zone,
-``OnActiveSec=``, ``OnBootSec=``/``OnStartupSec=`` from the start of the
-machine's supervisord, ``OnUnitActiveSec=``/``OnUnitInactiveSec=`` from the
-timer's last trigger, ``Persistent=``), and at that moment starts the unit the
+and the unit directory of the current system).  The daemon reads the
+``[Timer]`` section of each active timer, computes when it elapses as
+systemd would (``OnCalendar=`` in the machine's time zone, ``OnActiveSec=``,
+``OnBootSec=``/``OnStartupSec=`` from the start of the machine's supervisord,
+``OnUnitActiveSec=``/``OnUnitInactiveSec=`` from the timer's last trigger,
+``Persistent=``), and at that moment starts the unit the
 timer activates (``Unit=``, by default the service of the same name) unless it
 is running already.  What it did and what comes next are in
 ``timers-state.json`` beside the list, for ``pynix os status``.
@@ -24,26 +21,27 @@ triggered as soon as it is active again.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
-import signal
-import sys
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .calendar import CalendarError, CalendarSpec, parse_calendar, parse_timespan
 from .units import Unit, UnitError, read_unit
 
+if TYPE_CHECKING:
+    from .machine import Machine
+    from .managers.supervisor import SupervisorManager
+
 ACTIVE_FILE = "active-timers.json"
 STATE_FILE = "timers-state.json"
 STAMP_DIR = "/var/lib/systemd/timers"
-PROGRAM = "pynix-timers"
 
 
 class TimerError(Exception):
@@ -123,13 +121,11 @@ def machine_timezone(localtime: str) -> tzinfo:
 
 
 class TimerDaemon:
-    def __init__(self, root: str, store_url: str) -> None:
-        # the manager's own module imports this one: imported here, not above
-        from .machine import Machine
-        from .managers.supervisor import SupervisorManager
-
-        self.machine = Machine.open(root, store_url)
-        self.manager = SupervisorManager(self.machine, create=False)
+    def __init__(self, machine: Machine, manager: SupervisorManager,
+                 say: Callable[[str], None]) -> None:
+        self.machine = machine
+        self.manager = manager
+        self.say = say
         self.state_dir = self.manager.dir
         self.active_file = self.manager.timers_file
         self.state_file = os.path.join(self.state_dir, STATE_FILE)
@@ -148,10 +144,6 @@ class TimerDaemon:
             return os.stat(os.path.join(self.state_dir, "supervisord.pid")).st_mtime
         except OSError:
             return time.time()
-
-    def say(self, text: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{stamp} {text}", flush=True)
 
     def _read_active(self) -> dict[str, Any]:
         try:
@@ -260,21 +252,6 @@ class TimerDaemon:
         os.rename(tmp, self.state_file)
         self._written = text
 
-    def run(self) -> None:
-        stop = False
-
-        def quit_(signum: int, frame: object) -> None:
-            nonlocal stop
-            stop = True
-
-        signal.signal(signal.SIGTERM, quit_)
-        signal.signal(signal.SIGINT, quit_)
-        self.say(f"pynix timers for the machine '{self.machine.root}'")
-        while not stop:
-            self.refresh()
-            wait = self.tick(time.time())
-            time.sleep(min(wait, 0.5))
-
 
 def _when(ts: float) -> str:
     """A moment as the log shows it, to the millisecond, in UTC."""
@@ -288,16 +265,3 @@ def read_state(state_dir: str) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pynix.os.timers")
-    ap.add_argument("--root", required=True)
-    ap.add_argument("--store", required=True)
-    a = ap.parse_args(argv)
-    TimerDaemon(a.root, a.store).run()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,7 +7,9 @@ namespace.  The program settings come from the unit: ``autorestart`` from
 ``Restart=``, ``stopsignal`` from ``KillSignal=``, ``stopasgroup``/``killasgroup``
 from ``KillMode=``, ``stopwaitsecs`` from ``TimeoutStopSec=``.  Programs are
 never started by supervisord on its own (``autostart=false``): the switcher
-starts them in dependency order.  Targets are kept as a list of active names.
+starts them in dependency order.  Targets are kept as a list of active names;
+timers and sockets as lists that the machine's activator daemon
+(:mod:`pynix.os.activator`, the program ``pynix-activator``) acts on.
 supervisord is started by the first switch and keeps running until
 ``pynix os halt``.
 """
@@ -25,7 +27,7 @@ import time
 import xmlrpc.client
 from typing import Any
 
-from .. import timers
+from .. import sockets, timers
 from ..machine import Machine
 from ..service import ServiceError, ServiceSpec
 from ..units import Unit
@@ -34,6 +36,8 @@ from .base import Failure, ServiceManager, UnitGraph
 RUNNING_STATES = {"RUNNING", "STARTING", "BACKOFF", "STOPPING"}
 SOCKET_PATH_MAX = 100
 SHORT_LINKS = "/run/pynix-machines"
+ACTIVATOR = "pynix-activator"  # the program that runs timers and sockets
+SOCKET_WAIT = 15.0  # how long a socket unit may take to listen or to close
 
 
 class SupervisorError(Exception):
@@ -68,6 +72,7 @@ class SupervisorManager(ServiceManager):
         self.markers = os.path.join(self.dir, "units")
         self.targets_file = os.path.join(self.dir, "active-targets.json")
         self.timers_file = os.path.join(self.dir, timers.ACTIVE_FILE)
+        self.sockets_file = os.path.join(self.dir, sockets.SOCKETS_FILE)
         self._proxy: Any = None
         self.create = create
 
@@ -120,7 +125,7 @@ class SupervisorManager(ServiceManager):
             os.unlink(self.socket)
         self._write(self.conf, self._main_config())
         # a fresh supervisord knows no program: nothing is running
-        for stale in (self.targets_file, self.timers_file):
+        for stale in (self.targets_file, self.timers_file, self.sockets_file):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
         subprocess.run(
@@ -239,7 +244,7 @@ class SupervisorManager(ServiceManager):
                 wanted[program_name(name)] = self.program_config(unit, name in timed)
             except ServiceError:
                 continue  # reported when it is started
-        wanted[timers.PROGRAM] = self._timer_program()
+        wanted[ACTIVATOR] = self._activator_program()
         known = self._known()
         for name in keep:
             if name in known:
@@ -261,6 +266,9 @@ class SupervisorManager(ServiceManager):
         active = self._timers()
         if active:
             self._set_timers(active, graph.unit_dir)
+        active_sockets = self._sockets()
+        if active_sockets:
+            self._set_sockets(active_sockets, graph.unit_dir)
 
     def _apply(self) -> None:
         """``supervisorctl update``: removed and changed groups go (stopped), new ones come."""
@@ -308,16 +316,30 @@ class SupervisorManager(ServiceManager):
         self._write(self.timers_file, json.dumps({"unit_dir": unit_dir, "timers": active},
                                                  sort_keys=True))
 
-    def _timer_program(self) -> str:
-        cmd = [sys.executable, "-m", "pynix.os.timers", "--root", self.machine.root,
+    def _sockets(self) -> dict[str, float]:
+        """Active socket units and when each was started."""
+        try:
+            with open(self.sockets_file) as fh:
+                data = json.load(fh)
+            return {str(k): float(v) for k, v in data.get("sockets", {}).items()}
+        except (FileNotFoundError, ValueError, AttributeError):
+            return {}
+
+    def _set_sockets(self, active: dict[str, float], unit_dir: str) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        self._write(self.sockets_file, json.dumps({"unit_dir": unit_dir, "sockets": active},
+                                                  sort_keys=True))
+
+    def _activator_program(self) -> str:
+        cmd = [sys.executable, "-m", "pynix.os.activator", "--root", self.machine.root,
                "--store", self.machine.store_url]
         return "\n".join([
-            "; the timers of the machine (not a unit)",
-            f"[program:{timers.PROGRAM}]",
+            "; the timers and sockets of the machine (not a unit)",
+            f"[program:{ACTIVATOR}]",
             "command=" + " ".join(_quote(c) for c in cmd),
             "autostart=false", "autorestart=true", "startsecs=1", "startretries=10",
             "stopsignal=TERM", "stopwaitsecs=10", "redirect_stderr=true",
-            f"stdout_logfile={_ini(os.path.join(self.log_dir, timers.PROGRAM + '.log'))}",
+            f"stdout_logfile={_ini(os.path.join(self.log_dir, ACTIVATOR + '.log'))}",
             "stdout_logfile_maxbytes=1MB", "stdout_logfile_backups=1", "",
         ])  # fmt: skip
 
@@ -326,7 +348,7 @@ class SupervisorManager(ServiceManager):
             return set()
         known = self._known()
         by_program = {program_name(u): u for u in known}
-        active = set(self._targets()) | set(self._timers())
+        active = set(self._targets()) | set(self._timers()) | set(self._sockets())
         for info in self._rpc().getAllProcessInfo():
             unit = by_program.get(info["name"])
             if unit is None:
@@ -359,12 +381,18 @@ class SupervisorManager(ServiceManager):
             if tick.get("unit"):
                 timer["activates"] = tick["unit"]
             out.append(timer)
+        said = sockets.read_state(self.dir)
+        for name in sorted(self._sockets()):
+            st = said.get(name, {})
+            entry: dict[str, object] = {"unit": name, "state": st.get("state", "starting")}
+            for key in ("error", "service", "listen"):
+                if st.get(key):
+                    entry[key] = st[key]
+            out.append(entry)
         for info in self._rpc().getAllProcessInfo():
             unit = by_program.get(info["name"], info["name"])
-            entry: dict[str, object] = {"unit": unit, "state": info["statename"],
-                                        "pid": info["pid"] or None,
-                                        "description": info["description"]}
-            out.append(entry)
+            out.append({"unit": unit, "state": info["statename"], "pid": info["pid"] or None,
+                        "description": info["description"]})
         return out
 
     def log_tail(self, unit: str, lines: int = 15) -> str:
@@ -396,12 +424,21 @@ class SupervisorManager(ServiceManager):
         if not self.running():
             return failures
         active_timers = self._timers()
+        active_sockets = self._sockets()
+        closing: set[str] = set()
         for unit in units:
             if unit.endswith(".target"):
                 targets.discard(unit)
                 continue
             if unit.endswith(".timer"):
                 active_timers.pop(unit, None)
+                continue
+            if unit.endswith(".socket"):
+                if active_sockets.pop(unit, None) is not None:
+                    closing.add(unit)
+                    # closed before the services stop: no activation meanwhile
+                    self._set_sockets(active_sockets, graph.unit_dir)
+                    self._wait_sockets(closing)
                 continue
             info = self._info(unit)
             if info is None:
@@ -421,7 +458,33 @@ class SupervisorManager(ServiceManager):
                     self._launcher("stop-post", unit, graph, pid, 90)
         self._set_targets(targets)
         self._set_timers(active_timers, graph.unit_dir)
+        self._set_sockets(active_sockets, graph.unit_dir)
         return failures
+
+    def _wait_sockets(self, closing: set[str]) -> None:
+        """Until the activator has closed these socket units (if it runs)."""
+        if not self._activator_running():
+            return
+        deadline = time.monotonic() + SOCKET_WAIT
+        while time.monotonic() < deadline:
+            if not closing & set(sockets.read_state(self.dir)):
+                return
+            time.sleep(0.05)
+
+    def _activator_running(self) -> bool:
+        try:
+            return self._rpc().getProcessInfo(ACTIVATOR)["statename"] == "RUNNING"
+        except (OSError, xmlrpc.client.Error):
+            return False
+
+    def _socket_started(self, unit: str, since: float) -> str | None:
+        """``ok``, why the activator could not open the socket unit, or None (yet)."""
+        st = sockets.read_state(self.dir).get(unit)
+        if st is None or st.get("since") != since:
+            return None
+        if st.get("state") == "failed":
+            return str(st.get("error") or "failed")
+        return "ok"
 
     def start(self, units: list[str], graph: UnitGraph) -> list[Failure]:
         self.ensure_running()
@@ -434,6 +497,17 @@ class SupervisorManager(ServiceManager):
         launched: dict[str, float] = {}  # unit -> deadline
         targets = self._targets()
         active_timers = self._timers()
+        active_sockets = self._sockets()
+        socket_since: dict[str, float] = {}
+        # a service starts after the socket units that activate it (as systemd's
+        # implicit After=): it is handed their sockets
+        served_by: dict[str, list[str]] = {}
+        for name in units:
+            u = graph.units.get(name)
+            if u is not None and u.kind == "socket":
+                with contextlib.suppress(sockets.SocketError):
+                    served_by.setdefault(sockets.SocketSpec.from_unit(u).service,
+                                         []).append(name)
 
         def fail(unit: str, reason: str) -> None:
             failed.add(unit)
@@ -445,6 +519,7 @@ class SupervisorManager(ServiceManager):
             for unit in list(pending):
                 deps = [d for d in graph.after(unit) if d in in_set]
                 deps += [b for b in in_set if unit in graph.before(b)]
+                deps += [s for s in served_by.get(unit, []) if s in in_set]
                 if any(d not in done and d not in failed for d in deps):
                     continue
                 pending.remove(unit)
@@ -468,8 +543,28 @@ class SupervisorManager(ServiceManager):
                         active_timers.setdefault(unit, time.time())
                         done.add(unit)
                     continue
+                if u.kind == "socket":
+                    try:
+                        activated = sockets.SocketSpec.from_unit(u).service
+                    except sockets.SocketError as e:
+                        fail(unit, str(e))
+                        continue
+                    target = graph.units.get(activated)
+                    if (target is None or target.kind != "service"
+                            or not target.values("Service", "ExecStart")):
+                        fail(unit, f"the unit it activates, {activated}, is not a service "
+                                   "with ExecStart=")
+                        continue
+                    if unit in active_sockets:
+                        done.add(unit)
+                        continue
+                    socket_since[unit] = active_sockets[unit] = time.time()
+                    self._set_sockets(active_sockets, graph.unit_dir)
+                    self._ensure_activator()
+                    launched[unit] = time.monotonic() + SOCKET_WAIT
+                    continue
                 if u.kind != "service":
-                    done.add(unit)  # sockets, paths...: not run by this manager
+                    done.add(unit)  # paths...: not run by this manager
                     continue
                 if not u.values("Service", "ExecStart"):
                     fail(unit, "the unit has no ExecStart=")
@@ -490,7 +585,15 @@ class SupervisorManager(ServiceManager):
                         continue
                 launched[unit] = time.monotonic() + timeout + 2
             for unit, deadline in list(launched.items()):
-                verdict = self._started(unit, graph)
+                if unit in socket_since:
+                    verdict = self._socket_started(unit, socket_since[unit])
+                    if verdict is None and time.monotonic() > deadline:
+                        verdict = f"the activator did not open it within {SOCKET_WAIT:g} s"
+                    if verdict is not None and verdict != "ok":
+                        active_sockets.pop(unit, None)
+                        self._set_sockets(active_sockets, graph.unit_dir)
+                else:
+                    verdict = self._started(unit, graph)
                 if verdict is None and time.monotonic() > deadline:
                     verdict = "timed out while starting"
                     with contextlib.suppress(xmlrpc.client.Fault):
@@ -512,8 +615,9 @@ class SupervisorManager(ServiceManager):
                     in_set.discard(p)
         self._set_targets(targets)
         self._set_timers(active_timers, graph.unit_dir)
-        if active_timers:
-            self._ensure_timer_daemon()
+        self._set_sockets(active_sockets, graph.unit_dir)
+        if active_timers or active_sockets:
+            self._ensure_activator()
         return failures
 
     @staticmethod
@@ -528,15 +632,15 @@ class SupervisorManager(ServiceManager):
             return f"the unit it activates, {spec.unit}, is not a service with ExecStart="
         return None
 
-    def _ensure_timer_daemon(self) -> None:
+    def _ensure_activator(self) -> None:
         rpc = self._rpc()
         try:
-            state = rpc.getProcessInfo(timers.PROGRAM)["statename"]
+            state = rpc.getProcessInfo(ACTIVATOR)["statename"]
         except xmlrpc.client.Fault:
             return
         if state not in RUNNING_STATES:
             with contextlib.suppress(xmlrpc.client.Fault):
-                rpc.startProcess(timers.PROGRAM, False)
+                rpc.startProcess(ACTIVATOR, False)
 
     def _started(self, unit: str, graph: UnitGraph) -> str | None:
         """``ok``, a failure reason, or None while it is still starting."""
@@ -618,7 +722,7 @@ class SupervisorManager(ServiceManager):
             except ProcessLookupError:
                 break
             time.sleep(0.05)
-        for stale in (self.targets_file, self.timers_file):
+        for stale in (self.targets_file, self.timers_file, self.sockets_file):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
         if self.short_link is not None:

@@ -1,0 +1,167 @@
+"""Socket units under the supervisor manager: the machine's activator daemon
+listens on a socket unit's addresses, starts the service at the first
+connection and hands it the listening sockets (sd_listen_fds: fd 3..,
+LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES); a service killed meanwhile is back
+without a refused connection; a changed socket is restarted; a removed one is
+closed; Accept=yes is refused with the unit named."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+from pathlib import Path
+
+from os_synth import PYTHON, World, free_port, line, wait_for
+
+# serves every socket it was handed; each connection gets one line about it
+ECHO = r'''
+import os, socket, sys, threading
+n = int(os.environ.get("LISTEN_FDS", "0"))
+if n == 0:
+    sys.exit("no sockets were passed")
+info = "pid=%d listen_pid=%s fds=%d names=%s" % (
+    os.getpid(), os.environ.get("LISTEN_PID"), n, os.environ.get("LISTEN_FDNAMES"))
+def serve(fd):
+    s = socket.socket(fileno=fd)
+    while True:
+        c, _ = s.accept()
+        with c:
+            c.sendall((info + " via=%d\n" % fd).encode())
+threads = [threading.Thread(target=serve, args=(3 + i,)) for i in range(n)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+'''
+
+UNIX_PATH = "/run/sock-test/echo.sock"
+
+
+def socket_unit(port: int, mode: str = "0660") -> str:
+    return ("[Unit]\nDescription=echo socket\n\n[Socket]\n"
+            f"ListenStream=127.0.0.1:{port}\nListenStream={UNIX_PATH}\nSocketMode={mode}\n"
+            "\n[Install]\nWantedBy=sockets.target\n")
+
+
+def ask(address: str | tuple[str, int]) -> dict[str, str]:
+    """One connection: the answer's fields (pid, listen_pid, fds, names, via)."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(address)
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return dict(kv.split("=", 1) for kv in data.decode().split())
+
+
+def states(w: World) -> dict[str, dict[str, object]]:
+    r = w.os("status", "--json")
+    assert r.returncode == 0, r.stderr
+    return {str(e["unit"]): e for e in json.loads(r.stdout)}
+
+
+def test_socket_activation_under_supervisor(world: World) -> None:
+    w = world
+    port = free_port()
+    echo = w.add_file("echo.py", ECHO)
+    service = f"[Service]\nExecStart={PYTHON} {echo}\nRestart=always\n"
+    gen1 = w.system({"echo.socket": socket_unit(port), "echo.service": service},
+                    wanted=["echo.socket"], label="sockets")
+    first = w.switch(gen1)
+    assert first.returncode == 0, first.stderr
+    assert line(first.stderr, "starting the following units:") == ["echo.socket"]
+    assert "does not run these units" not in first.stderr
+
+    # listening, the service not started yet
+    before = states(w)
+    assert before["echo.socket"]["state"] == "listening", before
+    assert before["echo.service"]["state"] == "STOPPED", before
+    host_path = w.root / UNIX_PATH.lstrip("/")
+    assert stat.S_ISSOCK(host_path.stat().st_mode)
+    assert stat.S_IMODE(host_path.stat().st_mode) == 0o660
+
+    # the first connection starts it and is answered by it, through fd 3
+    one = ask(("127.0.0.1", port))
+    assert one["pid"] == one["listen_pid"], one
+    assert one["fds"] == "2" and one["names"] == "echo.socket:echo.socket", one
+    assert one["via"] == "3"
+    # (supervisord counts it as started after a second)
+    after = wait_for("echo.service running", lambda: (
+        x := states(w))["echo.service"]["state"] == "RUNNING" and x)
+    assert isinstance(after, dict)
+    assert str(after["echo.service"]["pid"]) == one["pid"]
+    assert after["echo.socket"]["state"] == "running"
+    # the unix socket (fd 4) reaches the same process
+    via_unix = ask(str(host_path))
+    assert via_unix["pid"] == one["pid"] and via_unix["via"] == "4"
+
+    # kill -9: a connection made at once waits in the queue and is answered
+    # by the restarted service (never refused)
+    os.kill(int(one["pid"]), signal.SIGKILL)
+    two = ask(("127.0.0.1", port))
+    assert two["pid"] != one["pid"] and two["pid"] == two["listen_pid"], two
+    assert ask(str(host_path))["pid"] == two["pid"]
+
+    # a changed socket unit: it and its service are stopped, the socket started
+    gen2 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service},
+                    wanted=["echo.socket"], label="sockets2")
+    second = w.switch(gen2)
+    assert second.returncode == 0, second.stderr
+    assert line(second.stderr, "stopping the following units:") == [
+        "echo.service", "echo.socket"]
+    assert line(second.stderr, "starting the following units:") == ["echo.socket"]
+    assert stat.S_IMODE(host_path.stat().st_mode) == 0o600
+    assert states(w)["echo.service"]["state"] in ("STOPPED", "EXITED")
+    three = ask(str(host_path))
+    assert three["pid"] not in (one["pid"], two["pid"]) and three["pid"] == three["listen_pid"]
+
+    # Accept=yes is refused, naming the unit: the switch fails, gen2 is back
+    gen3 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service,
+                     "acc.socket": f"[Socket]\nListenStream={free_port()}\nAccept=yes\n",
+                     "acc@.service": f"[Service]\nExecStart={PYTHON} {echo}\n"},
+                    wanted=["echo.socket", "acc.socket"], label="accept")
+    third = w.switch(gen3)
+    assert third.returncode == 4, third.stderr
+    assert "Failed to start acc.socket" in third.stderr
+    assert "acc.socket: Accept=yes" in third.stderr
+    assert ask(("127.0.0.1", port))["pid"] == three["pid"]
+
+    # a system without the socket: the port is closed, the unix socket gone
+    gen4 = w.system({}, wanted=[], label="nosockets")
+    fourth = w.switch(gen4)
+    assert fourth.returncode == 0, fourth.stderr
+    assert {"echo.socket", "echo.service"} <= set(
+        line(fourth.stderr, "stopping the following units:"))
+
+    def closed() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) != 0
+
+    wait_for("the port to be closed", closed, timeout=10)
+    assert not host_path.exists()
+
+
+def test_socket_that_cannot_listen(world: World, tmp_path: Path) -> None:
+    """A port taken by someone else: the switch fails naming the socket,
+    the address and the reason."""
+    w = world
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        echo = w.add_file("echo.py", ECHO)
+        gen = w.system({"busy.socket": f"[Socket]\nListenStream=127.0.0.1:{port}\n",
+                        "busy.service": f"[Service]\nExecStart={PYTHON} {echo}\n"},
+                       wanted=["busy.socket"], label="busy")
+        r = w.switch(gen)
+    assert r.returncode == 4, r.stderr
+    assert "Failed to start busy.socket" in r.stderr
+    assert f"ListenStream=127.0.0.1:{port}" in r.stderr
+    assert "in use" in r.stderr
