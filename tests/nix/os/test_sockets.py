@@ -9,7 +9,9 @@ import os
 
 import pytest
 
-from .conftest import OsWorld, parse_unit
+import needs
+
+from .conftest import Machine, OsWorld, parse_unit
 
 CONFIG = """{ pkgs, ... }: {
   systemd.sockets.echo = {
@@ -67,6 +69,17 @@ def test_socket_unit_files(built: tuple[OsWorld, str]) -> None:
     assert services["echo.socket"]["after"] == ["network.target"]
     # the service has no [Install]: the socket starts it
     assert "Install" not in parse_unit(world.read(units + "/echo.service"))
+
+
+def test_systemd_accepts_the_socket_units(built: tuple[OsWorld, str], machine: Machine) -> None:
+    """``systemd-analyze verify`` (the host's systemd, in a machine that shows
+    the store at /nix/store) has nothing to say about the generated units."""
+    needs.tool("systemd-analyze")
+    _, top = built
+    units = f"{top}/etc/systemd/system"
+    r = machine.run(["/usr/bin/systemd-analyze", "verify", f"{units}/echo.socket",
+                     f"{units}/other.socket", f"{units}/echo.service"], host_usr=True)
+    assert r.status == 0 and not r.stderr.strip(), (r.stdout, r.stderr)
 
 
 def test_socket_options_are_documented(world: OsWorld) -> None:
