@@ -14,7 +14,11 @@ import socket
 import stat
 from pathlib import Path
 
+import pytest
 from os_synth import PYTHON, World, free_port, line, wait_for
+
+from pynix.os.sockets import SocketError, SocketSpec, bind, unlink
+from pynix.os.units import Unit, parse_unit_text
 
 # serves every socket it was handed; each connection gets one line about it
 ECHO = r'''
@@ -165,3 +169,59 @@ def test_socket_that_cannot_listen(world: World, tmp_path: Path) -> None:
     assert "Failed to start busy.socket" in r.stderr
     assert f"ListenStream=127.0.0.1:{port}" in r.stderr
     assert "in use" in r.stderr
+
+
+def _spec(text: str, name: str = "t.socket") -> SocketSpec:
+    return SocketSpec.from_unit(Unit(name, parse_unit_text(text, name)))
+
+
+def test_addresses_bind_as_systemd_reads_them(tmp_path: Path) -> None:
+    """Port only (every address, IPv4 and IPv6), [IPv6]:port, a datagram
+    socket and a unix path longer than a socket address holds, with its
+    directory made; the settings; what is refused."""
+    any_port, v6_port, dgram_port = free_port(), free_port(), free_port()
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    spec = _spec(f"[Socket]\nListenStream={any_port}\nListenStream=[::1]:{v6_port}\n"
+                 f"ListenDatagram=127.0.0.1:{dgram_port}\nListenStream=/run/x/app.sock\n"
+                 "SocketMode=0600\nDirectoryMode=0700\nFileDescriptorName=web\n"
+                 "Service=other.service\nBacklog=8\n")
+    assert spec.service == "other.service" and spec.fd_name == "web" and spec.backlog == 8
+    assert [(x.kind, x.address) for x in spec.listens] == [
+        ("ListenStream", str(any_port)), ("ListenStream", f"[::1]:{v6_port}"),
+        ("ListenStream", "/run/x/app.sock"), ("ListenDatagram", f"127.0.0.1:{dgram_port}")]
+
+    def host(path: str) -> str:
+        return str(deep) + path
+
+    socks = [bind(spec, x, host) for x in spec.listens]
+    try:
+        for family, addr in ((socket.AF_INET, ("127.0.0.1", any_port)),
+                             (socket.AF_INET6, ("::1", any_port)),
+                             (socket.AF_INET6, ("::1", v6_port))):
+            with socket.socket(family) as c:
+                c.settimeout(10)
+                c.connect(addr)
+        path = Path(host("/run/x/app.sock"))
+        assert len(str(path)) > 108
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+            c.sendto(b"ping", ("127.0.0.1", dgram_port))
+        socks[3].settimeout(10)
+        assert socks[3].recv(16) == b"ping"
+    finally:
+        for s in socks:
+            s.close()
+    unlink(spec.listens[2], host)
+    assert not Path(host("/run/x/app.sock")).exists()
+
+    for text, message in (
+            ("ListenStream=80\nAccept=yes\n", "t.socket: Accept=yes"),
+            ("ListenFIFO=/run/f\n", "t.socket: ListenFIFO= is not supported"),
+            ("ListenStream=localhost:80\n", "'localhost' is not an IPv4 address"),
+            ("ListenStream=127.0.0.1:99999\n", "'99999' is not a port"),
+            ("Accept=no\n", "t.socket: the socket has no ListenStream="),
+            ("ListenStream=80\nSocketMode=rw\n", "SocketMode=rw is not an octal mode")):
+        with pytest.raises(SocketError) as e:
+            _spec("[Socket]\n" + text)
+        assert message in str(e.value)
