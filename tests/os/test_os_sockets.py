@@ -15,10 +15,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from os_nspawn import container, require
 from os_synth import PYTHON, World, free_port, line, wait_for
 
 from pynix.os.sockets import SocketError, SocketSpec, bind, unlink
 from pynix.os.units import Unit, parse_unit_text
+from pynix.store.url import open_store
 
 # serves every socket it was handed; each connection gets one line about it
 ECHO = r'''
@@ -65,6 +67,15 @@ def ask(address: str | tuple[str, int]) -> dict[str, str]:
     return dict(kv.split("=", 1) for kv in data.decode().split())
 
 
+def gone(pid: str) -> bool:
+    """The process has exited (a zombie has too: it accepts nothing more)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def states(w: World) -> dict[str, dict[str, object]]:
     r = w.os("status", "--json")
     assert r.returncode == 0, r.stderr
@@ -109,6 +120,7 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     # kill -9: a connection made at once waits in the queue and is answered
     # by the restarted service (never refused)
     os.kill(int(one["pid"]), signal.SIGKILL)
+    wait_for("the killed service to be gone", lambda: gone(one["pid"]))
     two = ask(("127.0.0.1", port))
     assert two["pid"] != one["pid"] and two["pid"] == two["listen_pid"], two
     assert ask(str(host_path))["pid"] == two["pid"]
@@ -225,3 +237,70 @@ def test_addresses_bind_as_systemd_reads_them(tmp_path: Path) -> None:
         with pytest.raises(SocketError) as e:
             _spec("[Socket]\n" + text)
         assert message in str(e.value)
+
+
+CONNECT_UNIX = r'''
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+print(s.makefile().readline().strip())
+'''
+
+
+def test_socket_activation_under_systemd(tmp_path: Path) -> None:
+    """The same units in a machine booted under systemd: systemd listens,
+    starts the service at the first connection with the sd_listen_fds
+    variables, restarts a killed one, restarts a changed socket, closes a
+    removed one."""
+    require()
+    w = World(tmp_path)
+    with open_store(w.url):  # the store exists before it is bound into the container
+        pass
+    port = free_port()
+    echo = w.add_file("echo.py", ECHO)
+    service = f"[Service]\nExecStart={PYTHON} {echo}\nRestart=always\n"
+    gen1 = w.system({"echo.socket": socket_unit(port), "echo.service": service},
+                    wanted=["echo.socket"], label="sockets")
+    gen2 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service},
+                    wanted=["echo.socket"], label="sockets2")
+    gen3 = w.system({}, wanted=[], label="nosockets")
+    with container(tmp_path, w.root / "nix") as c:
+        units = f"{gen1}/etc/systemd/system"
+        r = c.run("systemd-analyze", "verify", f"{units}/echo.socket", f"{units}/echo.service")
+        assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+        first = c.pynix("os", "switch", "--system", gen1)
+        assert first.returncode == 0, first.stderr
+        assert line(first.stderr, "starting the following units:") == ["echo.socket"]
+        assert c.show("echo.socket", "ActiveState") == "active"
+        assert c.show("echo.service", "ActiveState") == "inactive"
+        one = ask(("127.0.0.1", port))  # the container shares the host's network
+        assert one["pid"] == one["listen_pid"] == c.show("echo.service", "MainPID"), one
+        assert one["fds"] == "2" and one["names"] == "echo.socket:echo.socket", one
+        via_unix = c.run(PYTHON, "-c", CONNECT_UNIX, UNIX_PATH)
+        assert f"pid={one['pid']} " in via_unix.stdout and "via=4" in via_unix.stdout, via_unix
+
+        assert c.run("kill", "-9", one["pid"]).returncode == 0
+        wait_for("the killed service to be gone",
+                 lambda: c.run("kill", "-0", one["pid"]).returncode != 0)
+        two = ask(("127.0.0.1", port))
+        assert two["pid"] != one["pid"] and two["pid"] == two["listen_pid"], two
+
+        second = c.pynix("os", "switch", "--system", gen2)
+        assert second.returncode == 0, second.stderr
+        assert line(second.stderr, "stopping the following units:") == [
+            "echo.service", "echo.socket"]
+        assert line(second.stderr, "starting the following units:") == ["echo.socket"]
+        assert c.show("echo.service", "ActiveState") == "inactive"
+        mode = c.run("stat", "-c", "%a", UNIX_PATH).stdout.strip()
+        assert mode == "600"
+        assert ask(("127.0.0.1", port))["pid"] not in (one["pid"], two["pid"])
+
+        third = c.pynix("os", "switch", "--system", gen3)
+        assert third.returncode == 0, third.stderr
+
+        def closed() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) != 0
+
+        wait_for("the port to be closed", closed, timeout=10)
