@@ -41,7 +41,7 @@ RUNTIME_GLOBALS: Final = frozenset([
     "_T", "_FT", "_NixPath", "_MISSING", "_MIN", "_MAX", "_wrap", "_idiv", "_B", "_force",
     "_call", "_sel", "_selp", "_selor", "_sname", "_has", "_dyn", "_update", "_concat",
     "_interp", "_add", "_concat_path", "_sub", "_mul", "_div", "_lt", "_eq", "_truthy",
-    "_notbool", "_assert", "_wl", "_wll", "_fargs", "_missing_arg", "_unexpected_arg",
+    "_notbool", "_assert", "_wl", "_wll", "_wlt", "_fargs", "_missing_arg", "_unexpected_arg",
     "_overrides", "_ovget", "_ovmerge", "_recpos", "type", "int", "float", "bool", "dict",
     "str", "list", "len",
 ])
@@ -160,11 +160,15 @@ class Alias:
 
 
 class Scope:
-    __slots__ = ("names", "with_chain")
+    __slots__ = ("names", "static", "with_chain")
 
-    def __init__(self, names: dict[str, Binding | Alias] | None, with_chain: str | None) -> None:
+    def __init__(self, names: dict[str, Binding | Alias] | None, with_chain: str | None,
+                 static: bool = False) -> None:
         self.names = names or {}
         self.with_chain = with_chain  # set for a `with` scope: the chain's Python name
+        # a `with` whose set is a literal: its names are known and bound to locals,
+        # found in `names` (but still with `with` priority: any lexical binding wins)
+        self.static = static
 
 
 class FnCtx:
@@ -236,10 +240,18 @@ class Compiler:
     def lookup(self, name: str) -> tuple[str, Any]:
         """Resolve a variable: ('local', Binding|Alias) | ('base', None) | ('with', chain)."""
         first_with: str | None = None
+        # what the innermost `with` that can bind the name gives: a static `with`
+        # that lacks the name is skipped, a dynamic one decides at run time
+        from_with: tuple[str, Any] | None = None
         for scope in reversed(self.scopes):
             if scope.with_chain is not None:
                 if first_with is None:
                     first_with = scope.with_chain
+                if from_with is None:
+                    if not scope.static:
+                        from_with = ("with", scope.with_chain)
+                    elif name in scope.names:
+                        from_with = ("local", scope.names[name])
                 continue
             b = scope.names.get(name)
             if b is not None:
@@ -248,7 +260,10 @@ class Compiler:
             return "scope", None
         if name in self.base_names:
             return "base", None
+        if from_with is not None:
+            return from_with
         if first_with is not None:
+            # bound by no `with` (all static): the chain reports it at run time
             return "with", first_with
         return "undefined", None
 
@@ -347,6 +362,8 @@ class Compiler:
         kind, info = self.lookup(node.name)
         if kind == "local":
             if isinstance(info, Alias):
+                if isinstance(info.expr, py.Constant):
+                    return _const(info.expr.value)  # (a node of its own for its position)
                 return self.force_expr(info.expr)
             b: Binding = info
             if b.whnf:
@@ -539,8 +556,7 @@ class Compiler:
                 elif kind == "scope":
                     names[name] = Alias(self.scope_value(name))
                 elif kind == "with":
-                    names[name] = Alias(_call(
-                        "_wll", _load(info), _const(name), self.pos_const(d.value.pos)))
+                    names[name] = Alias(self.with_lazy(info, name, d.value.pos))
                 else:
                     raise self.undefined(name, d.value.pos)
         own: dict[str, Binding] = {}
@@ -557,6 +573,10 @@ class Compiler:
             self.inherit_nodes.pop()
         for name, d in attrs.attrs.items():
             if not d.inherited and name not in names:
+                if isinstance(d.value, (S.Int, S.Float, S.Str)) and not self.no_aliases:
+                    # a literal: its uses become the constant itself
+                    names[name] = Alias(_const(d.value.value))
+                    continue
                 b = Binding(self.fresh("v") + "_" + _sanitize(name), self.fn)
                 b.whnf = isinstance(d.value, (S.Int, S.Float, S.Str)) or (
                     self.eager and isinstance(d.value, S.Lambda))
@@ -690,7 +710,9 @@ class Compiler:
         return result
 
     def binding_ref(self, b: Binding | Alias) -> py.expr:
-        return b.expr if isinstance(b, Alias) else _load(b.name)
+        if isinstance(b, Alias):
+            return _const(b.expr.value) if isinstance(b.expr, py.Constant) else b.expr
+        return _load(b.name)
 
     def call_local_def(self, node: S.Node, out: list[py.stmt]) -> py.expr:
         """Compile a node as the body of a local function and call it at once."""
@@ -1063,21 +1085,75 @@ class Compiler:
         return _ifexp(test, fast, slow(x, y))
 
     def s_With(self, node: S.With, out: list[py.stmt]) -> py.expr:
-        chain = self.push_with(node, out)
+        static = self.push_with(node, out)
         try:
-            return self.strict(node.body, out)
+            e = self.strict(node.body, out)
         finally:
-            self.scopes.pop()
-            del chain
+            self.pop_with(static, out)
+        if static is not None:
+            self.emit_static_chain(static, out, e)
+        return e
 
-    def push_with(self, node: S.With, out: list[py.stmt]) -> str:
-        env = self.lazy(node.env, out)
+    @staticmethod
+    def is_static_with(node: S.With) -> bool:
+        env = node.env
+        return (isinstance(env, S.AttrSet) and not env.rec and not env.dynamic
+                and not env.inherit_from)
+
+    def with_lazy(self, chain: str, name: str, pos: Pos) -> py.expr:
+        """A ``with``-bound variable in a lazy position.  Without eager containers
+        it is always a thunk, as in Nix (a lazy printout shows it as ``<CODE>``)."""
+        return _call("_wll" if self.eager else "_wlt", _load(chain), _const(name),
+                     self.pos_const(pos))
+
+    def push_with(self, node: S.With, out: list[py.stmt]) -> tuple[str, int, py.expr] | None:
+        """Push the scope of a ``with``.  For a literal set (``with { a = 1; }; ...``),
+        whose names are known, the attributes are bound to locals that variables
+        resolve to at compile time; its chain (for the dynamic ``with``s inside it)
+        is made only if something uses it: the result is then (chain, where in
+        ``out`` to make it, the chain's value) for :meth:`emit_static_chain`."""
         outer = self.current_with_chain()
         chain = self.fresh("_w")
-        out.append(_assign(chain, py.List(
-            elts=[env, _load(outer) if outer else _const(None)], ctx=py.Load())))
+        outer_e = _load(outer) if outer else _const(None)
+        if self.eager and self.is_static_with(node):
+            assert isinstance(node.env, S.AttrSet)
+            names: dict[str, Binding | Alias] = {}
+            keys: list[py.expr | None] = []
+            values: list[py.expr] = []
+            for name, d in node.env.attrs.items():
+                if isinstance(d.value, (S.Int, S.Float, S.Str)):
+                    names[name] = Alias(_const(d.value.value))
+                    keys.append(_const(name))
+                    values.append(_const(d.value.value))
+                    continue
+                b = Binding(self.fresh("w") + "_" + _sanitize(name), self.fn)
+                b.whnf = isinstance(d.value, (S.Int, S.Float, S.Str)) or (
+                    self.eager and isinstance(d.value, S.Lambda))
+                out.append(_assign(b.name, self.lazy(d.value, out)))
+                names[name] = b
+                keys.append(_const(name))
+                values.append(_load(b.name))
+            self.scopes.append(Scope(names, chain, static=True))
+            value = py.List(elts=[py.Dict(keys=keys, values=values), outer_e], ctx=py.Load())
+            return chain, len(out), value
+        env = self.lazy(node.env, out)
+        out.append(_assign(chain, py.List(elts=[env, outer_e], ctx=py.Load())))
         self.scopes.append(Scope(None, chain))
-        return chain
+        return None
+
+    def pop_with(self, static: tuple[str, int, py.expr] | None, out: list[py.stmt]) -> None:
+        self.scopes.pop()
+
+    @staticmethod
+    def emit_static_chain(static: tuple[str, int, py.expr], out: list[py.stmt],
+                          *exprs: py.expr) -> None:
+        """Make a static ``with``'s chain where it belongs if the code after it uses it."""
+        chain, at, value = static
+        for root in [*out[at:], *exprs]:
+            for n in py.walk(root):
+                if type(n) is py.Name and n.id == chain:
+                    out.insert(at, _assign(chain, value))
+                    return
 
     def s_Assert(self, node: S.Assert, out: list[py.stmt]) -> py.expr:
         cond = self.strict(node.cond, out)
@@ -1181,7 +1257,7 @@ class Compiler:
         values = [self.strict(p, out) for _, p in node.parts]
         positions = _const(tuple(pp for pp, _ in node.parts))
         if node.force_string:
-            return _call("_interp", py.Tuple(elts=values, ctx=py.Load()), positions)
+            return self.interpolation(values, positions)
         if len(values) == 2:
             pa = _const(node.parts[0][0])
             pb = _const(node.parts[1][0])
@@ -1190,6 +1266,30 @@ class Compiler:
             return self.int_op(values[0], values[1], py.Add(),
                                lambda x, y: _call("_add", x, y, pa, pb))
         return _call("_concat_path", py.Tuple(elts=values, ctx=py.Load()), positions)
+
+    def interpolation(self, values: list[py.expr], positions: py.expr) -> py.expr:
+        """``"a${b}c"``: joined inline when every part is a plain string (no
+        context), by the runtime otherwise."""
+        tests: list[py.expr] = []
+        operands: list[py.expr] = []
+        for v in values:
+            if isinstance(v, py.Constant) and type(v.value) is str:
+                operands.append(v)
+                continue
+            t = self.fresh("_t")
+            tests.append(_type_is(_walrus(t, v), "str"))
+            operands.append(_load(t))
+        slow = _call("_interp", py.Tuple(elts=operands, ctx=py.Load()), positions)
+        if not tests:
+            return slow
+        fast = operands[0]
+        for o in operands[1:]:
+            fast = py.BinOp(left=fast, op=py.Add(), right=o)
+        # `&`, not `and`: every part is computed (in order) before either branch
+        test = tests[0]
+        for x in tests[1:]:
+            test = py.BinOp(left=test, op=py.BitAnd(), right=x)
+        return _ifexp(test, fast, slow)
 
     # -- lazy ------------------------------------------------------------
 
@@ -1204,6 +1304,8 @@ class Compiler:
             kind, info = self.lookup(node.name)
             if kind == "local":
                 if isinstance(info, Alias):
+                    if isinstance(info.expr, py.Constant):
+                        return _const(info.expr.value)
                     return info.expr
                 if reads is not None:
                     reads.add(info.name)
@@ -1213,7 +1315,7 @@ class Compiler:
             if kind == "scope":
                 return self.scope_value(node.name)
             if kind == "with":
-                return _call("_wll", _load(info), _const(node.name), self.pos_const(node.pos))
+                return self.with_lazy(info, node.name, node.pos)
             raise self.undefined(node.name, node.pos)
         if t is S.List and self.eager:
             assert isinstance(node, S.List)
@@ -1241,10 +1343,13 @@ class Compiler:
         """Compute cheap integer/Boolean expressions at once when their inputs are known."""
         from .speculate import Speculator
 
-        def resolve(name: str) -> str | None:
+        def resolve(name: str) -> str | py.Constant | None:
             kind, info = self.lookup(name)
-            if kind == "local" and isinstance(info, Binding):
-                return info.name
+            if kind == "local":
+                if isinstance(info, Binding):
+                    return info.name
+                if isinstance(info.expr, py.Constant):
+                    return info.expr
             return None
 
         spec = Speculator(resolve, lambda n: self.lookup(n)[0] == "base", self.fresh)
@@ -1329,11 +1434,13 @@ class Compiler:
             return
         if t is S.With:
             assert isinstance(node, S.With)
-            self.push_with(node, out)
+            static = self.push_with(node, out)
             try:
                 self.tail(node.body, out)
             finally:
-                self.scopes.pop()
+                self.pop_with(static, out)
+            if static is not None:
+                self.emit_static_chain(static, out)
             return
         if t is S.Assert:
             assert isinstance(node, S.Assert)

@@ -376,6 +376,7 @@ def _globals(base: dict[str, Any]) -> dict[str, Any]:
         "_assert": r.check_assert,
         "_wl": r.with_lookup,
         "_wll": r.with_lookup_lazy,
+        "_wlt": r.with_lookup_thunk,
         "_fargs": r.function_arg,
         "_missing_arg": r.missing_argument,
         "_unexpected_arg": r.unexpected_argument,

@@ -366,7 +366,23 @@ def _force_with(chain: list[Any], pos: Pos | None) -> dict[str, Any]:
 
 
 def with_lookup_lazy(chain: Any, name: str, pos: Pos | None) -> Any:
-    return Thunk(lambda: with_lookup(chain, name, pos))
+    """A ``with``-bound variable in a lazy position: the value (or thunk) itself when
+    the scopes up to the one that has it are already forced, else a thunk."""
+    c = chain
+    while c is not None:
+        d = c[0]
+        if type(d) is not dict:
+            break
+        x = d.get(name, MISSING)
+        if x is not MISSING:
+            return x
+        c = c[1]
+    return Thunk(with_lookup, (chain, name, pos))
+
+
+def with_lookup_thunk(chain: Any, name: str, pos: Pos | None) -> Thunk:
+    """A ``with``-bound variable in a lazy position, always as a thunk."""
+    return Thunk(with_lookup, (chain, name, pos))
 
 
 # ---------------------------------------------------------------------------

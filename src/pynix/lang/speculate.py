@@ -33,13 +33,15 @@ class _Fail(Exception):
 class Speculator:
     """Builds the speculative form of one expression.
 
-    ``resolve(name)`` gives the Python name of a local Nix variable, or None
-    when the variable is not a plain local (with-bound, builtin, alias).
+    ``resolve(name)`` gives the Python name of a local Nix variable, the constant
+    a variable bound to a literal stands for, or None when the variable is not a
+    plain local (with-bound, builtin, alias).
     ``is_base(name)`` tells whether an operator name like ``__sub`` still
     means the builtin.
     """
 
-    def __init__(self, resolve: Callable[[str], str | None], is_base: Callable[[str], bool],
+    def __init__(self, resolve: Callable[[str], str | py.Constant | None],
+                 is_base: Callable[[str], bool],
                  fresh: Callable[[str], str]) -> None:
         self.resolve = resolve
         self.is_base = is_base
@@ -67,6 +69,11 @@ class Speculator:
     def var(self, name: str, kind: str) -> py.expr:
         pyname = self.resolve(name)
         if pyname is None:
+            raise _Fail
+        if isinstance(pyname, py.Constant):
+            # a variable bound to a literal
+            if kind == INT and type(pyname.value) is int:
+                return pyname
             raise _Fail
         known = self.vars.get(pyname)
         if known is not None:
