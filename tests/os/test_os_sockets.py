@@ -7,6 +7,7 @@ closed; Accept=yes is refused with the unit named."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -164,9 +165,10 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     assert not host_path.exists()
 
 
-def test_socket_that_cannot_listen(world: World, tmp_path: Path) -> None:
+def test_sockets_that_fail(world: World) -> None:
     """A port taken by someone else: the switch fails naming the socket,
-    the address and the reason."""
+    the address and the reason.  A service that never takes its sockets
+    makes its socket fail."""
     w = world
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -181,6 +183,31 @@ def test_socket_that_cannot_listen(world: World, tmp_path: Path) -> None:
     assert "Failed to start busy.socket" in r.stderr
     assert f"ListenStream=127.0.0.1:{port}" in r.stderr
     assert "in use" in r.stderr
+
+    # a service that exits without serving: activated again and again by the
+    # waiting connection until its start limit (here 3 in a minute): the
+    # socket fails (closed)
+    port = free_port()
+    gen = w.system({"dud.socket": f"[Socket]\nListenStream=127.0.0.1:{port}\n",
+                    "dud.service": "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=1min\n"
+                                   "[Service]\nExecStart=/bin/sh -c 'exit 3'\n"},
+                   wanted=["dud.socket"], label="dud")
+    r = w.switch(gen)
+    assert r.returncode == 0, r.stderr
+
+    def refused() -> bool:
+        with socket.socket() as s:
+            s.settimeout(5)
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+            with contextlib.suppress(OSError):
+                s.recv(1)  # closed by the activator, or waiting in the queue
+            return False
+
+    wait_for("the socket to fail", refused, timeout=30)
+    dud = states(w)["dud.socket"]
+    assert dud["state"] == "failed", dud
+    assert "dud.service was activated 4 times within 60 s" in str(dud["error"]), dud
 
 
 def _spec(text: str, name: str = "t.socket") -> SocketSpec:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .calendar import CalendarError, parse_timespan
 from .machine import Machine
 from .managers.supervisor import ACTIVATOR, RUNNING_STATES, SupervisorManager, program_name
 from .sockets import SOCKETS_FILE, SOCKETS_STATE, SocketError, SocketSpec, bind, unlink
@@ -46,6 +47,10 @@ from .units import UnitError, read_unit
 PROGRAM = ACTIVATOR
 CONTROL_NAME = "activator.sock"
 RETRY_AFTER = 1.0  # a service that failed to start is activated again after this
+# systemd's default start limit of a service: activated more often than this
+# within the interval, the socket unit fails (closed)
+START_LIMIT_BURST = 5
+START_LIMIT_INTERVAL = 10.0
 
 
 @dataclass
@@ -57,7 +62,8 @@ class OpenSocket:
     pid: int = 0
     pidfd: int = -1
     retry_at: float = 0.0
-    triggers: int = 0
+    unit_dir: str = ""
+    triggers: list[float] = field(default_factory=list)  # when it activated the service
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,7 +146,7 @@ class SocketWatcher:
                 self.say(f"error: {e}")
                 continue
             self.errors.pop(name, None)
-            self.open[name] = OpenSocket(spec, since, socks)
+            self.open[name] = OpenSocket(spec, since, socks, unit_dir=unit_dir)
             self.say(f"{name}: listening on "
                      + ", ".join(f"{x.kind}={x.address}" for x in spec.listens)
                      + f"; activates {spec.service}")
@@ -164,8 +170,14 @@ class SocketWatcher:
     def trigger(self, o: OpenSocket, now: float) -> None:
         service = o.spec.service
         program = program_name(service)
-        o.state, o.triggers = "triggered", o.triggers + 1
-        o.retry_at = 0.0
+        o.state, o.retry_at = "triggered", 0.0
+        burst, interval = self._start_limit(o)
+        o.triggers = [t for t in o.triggers if t > now - interval] + [now]
+        if interval > 0 and len(o.triggers) > burst:
+            self.fail(o, f"{o.spec.name}: {service} was activated {len(o.triggers)} times "
+                         f"within {interval:g} s (its start limit, StartLimitBurst={burst}); "
+                         "the socket is closed (see the service's log)")
+            return
         try:
             rpc = self.manager._rpc()
             state = rpc.getProcessInfo(program)["statename"]
@@ -190,7 +202,7 @@ class SocketWatcher:
         """A service asked to start that ended without taking its sockets:
         watch again (after a pause, so that a failing service is not
         restarted in a tight loop)."""
-        for o in self.open.values():
+        for o in list(self.open.values()):
             if o.state != "triggered":
                 continue
             try:
@@ -199,10 +211,29 @@ class SocketWatcher:
             except (OSError, xmlrpc.client.Error):
                 self.manager._proxy = None
                 continue
-            if state not in RUNNING_STATES and state != "STARTING":
+            if state not in RUNNING_STATES:
                 self.say(f"{o.spec.name}: {o.spec.service} is {state} without having "
                          "taken its sockets")
                 o.state, o.retry_at = "listening", now + RETRY_AFTER
+
+    def _start_limit(self, o: OpenSocket) -> tuple[int, float]:
+        """StartLimitBurst= and StartLimitIntervalSec= of the service (systemd's
+        defaults: 5 in 10 s; an interval of 0 is no limit)."""
+        burst, interval = START_LIMIT_BURST, START_LIMIT_INTERVAL
+        with contextlib.suppress(UnitError, ValueError, CalendarError):
+            u = read_unit(o.unit_dir, o.spec.service, self.machine.host)
+            if u is not None:
+                burst = int(u.get("Unit", "StartLimitBurst") or burst)
+                text = u.get("Unit", "StartLimitIntervalSec")
+                if text is not None:
+                    interval = 0.0 if text.strip() in ("0", "infinity") else \
+                        parse_timespan(text.strip())
+        return burst, interval
+
+    def fail(self, o: OpenSocket, error: str) -> None:
+        self.close(o.spec.name)
+        self.errors[o.spec.name] = (o.since, error)
+        self.say(f"error: {error}")
 
     def serve(self, conn: socket.socket) -> None:
         """One request of a launcher: the sockets of its service."""
@@ -247,7 +278,7 @@ class SocketWatcher:
             for o in mine:
                 if o.pidfd >= 0:
                     os.close(o.pidfd)
-                o.state, o.pid, o.triggers = "running", pid, 0
+                o.state, o.pid = "running", pid
                 o.pidfd = pidfd if first else os.dup(pidfd)
                 first = False
             self.say(f"{service} (pid {pid}) took the sockets of "
