@@ -19,7 +19,9 @@ import pytest
 from os_nspawn import container, require
 from os_synth import PYTHON, World, free_port, line, wait_for
 
+from pynix.os.managers import UnitGraph
 from pynix.os.sockets import SocketError, SocketSpec, bind, unlink
+from pynix.os.switch import Plan, Switcher
 from pynix.os.units import Unit, parse_unit_text
 from pynix.store.url import open_store
 
@@ -331,3 +333,49 @@ def test_socket_activation_under_systemd(tmp_path: Path) -> None:
                 return s.connect_ex(("127.0.0.1", port)) != 0
 
         wait_for("the port to be closed", closed, timeout=10)
+
+
+def _graph(units: dict[str, str]) -> UnitGraph:
+    g = UnitGraph(unit_dir="/x")
+    for name, text in units.items():
+        g.units[name] = Unit(name, parse_unit_text(text, name))
+    return g
+
+
+def test_plan_of_changed_sockets_and_socket_activated_services() -> None:
+    """A changed socket: it and its (running) service stop, the socket starts.
+    A changed service whose socket is active: the socket is restarted instead
+    of the service (it comes at the next connection), unless the service is
+    X-NotSocketActivated or its socket is not active."""
+    svc = "[Service]\nExecStart=/bin/{n}\n"
+    sock = "[Socket]\nListenStream={n}\n"
+    old = _graph({
+        "web.socket": sock.format(n=1), "web.service": svc.format(n="w"),
+        "api.socket": sock.format(n=2), "api.service": svc.format(n="a"),
+        "rpc.socket": sock.format(n=3) + "Service=rpcd.service\n",
+        "rpcd.service": svc.format(n="r"),
+        "direct.socket": sock.format(n=4), "direct.service": svc.format(n="d"),
+        "idle.socket": sock.format(n=5), "idle.service": svc.format(n="i"),
+        "multi-user.target": "[Unit]\nDescription=m\n",
+    })
+    new = _graph({
+        "web.socket": sock.format(n=10), "web.service": svc.format(n="w"),
+        "api.socket": sock.format(n=2), "api.service": svc.format(n="a2"),
+        "rpc.socket": sock.format(n=30) + "Service=rpcd.service\n",
+        "rpcd.service": svc.format(n="r"),
+        "direct.socket": sock.format(n=4),
+        "direct.service": svc.format(n="d2") + "X-NotSocketActivated=true\n",
+        "idle.socket": sock.format(n=50), "idle.service": svc.format(n="i"),
+        "multi-user.target": "[Unit]\nDescription=m\n",
+    })
+    # idle.service is not running (never activated)
+    active = set(old.units) - {"idle.service"}
+    sw = Switcher.__new__(Switcher)
+    sw.unsupported = set()
+    sw.wanted_closure = lambda g, root="multi-user.target": (  # type: ignore[method-assign]
+        {"multi-user.target"})
+    p = sw.plan(old, new, active, persisted=False)
+    assert p == Plan(stop={"web.socket", "web.service", "api.socket", "api.service",
+                           "rpc.socket", "rpcd.service", "direct.service", "idle.socket"},
+                     start={"web.socket", "api.socket", "rpc.socket", "direct.service",
+                            "idle.socket"})
