@@ -150,6 +150,9 @@ class SocketWatcher:
             self.say(f"{name}: listening on "
                      + ", ".join(f"{x.kind}={x.address}" for x in spec.listens)
                      + f"; activates {spec.service}")
+            if spec.ignored:
+                self.say(f"{name}: ignored here (systemd would apply them): "
+                         + ", ".join(f"{k}=" for k in spec.ignored))
 
     def close(self, name: str) -> None:
         o = self.open.pop(name)

@@ -37,6 +37,12 @@ UNSUPPORTED = ("ListenFIFO", "ListenSpecial", "ListenNetlink", "ListenMessageQue
                "ExecStartPre", "ExecStartPost", "ExecStopPre", "ExecStopPost")
 
 
+# [Socket] settings this manager implements (others are ignored, with a note)
+HANDLED = frozenset({"ListenStream", "ListenDatagram", "ListenSequentialPacket", "Accept",
+                     "Service", "SocketMode", "DirectoryMode", "Backlog", "FileDescriptorName",
+                     "BindIPv6Only", "ReusePort", "RemoveOnStop"})
+
+
 class SocketError(Exception):
     """A socket unit this manager cannot run (the message names the unit and setting)."""
 
@@ -107,10 +113,12 @@ class SocketSpec:
     fd_name: str = ""
     ipv6_only: bool = False
     reuse_port: bool = False
-    extra: tuple[tuple[str, str], ...] = field(default=())
+    ignored: tuple[str, ...] = field(default=())  # settings without effect here
 
     @classmethod
     def from_unit(cls, u: Unit) -> SocketSpec:
+        """The socket unit's settings; SocketError for one this manager cannot
+        run (the message names the unit and setting)."""
         accept = (u.get("Socket", "Accept") or "no").strip().lower()
         if accept in _TRUE:
             raise SocketError(
@@ -142,7 +150,8 @@ class SocketSpec:
             backlog=int(backlog) if backlog else socket.SOMAXCONN,
             fd_name=u.get("Socket", "FileDescriptorName") or u.name,
             ipv6_only=(u.get("Socket", "BindIPv6Only") or "").strip() == "ipv6-only",
-            reuse_port=u.get_bool("Socket", "ReusePort"))
+            reuse_port=u.get_bool("Socket", "ReusePort"),
+            ignored=tuple(sorted(set(u.sections.get("Socket", {})) - HANDLED)))
 
 
 def _at_dir(path: str, action: Callable[[str], None]) -> None:

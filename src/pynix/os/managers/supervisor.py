@@ -269,6 +269,8 @@ class SupervisorManager(ServiceManager):
         active_sockets = self._sockets()
         if active_sockets:
             self._set_sockets(active_sockets, graph.unit_dir)
+        if active or active_sockets:
+            self._ensure_activator()  # (its program may have been replaced)
 
     def _apply(self) -> None:
         """``supervisorctl update``: removed and changed groups go (stopped), new ones come."""
