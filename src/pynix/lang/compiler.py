@@ -134,12 +134,14 @@ class Binding:
     ``fn``: the Python function that owns the local (it may rebind it).
     """
 
-    __slots__ = ("arity", "fn", "name", "uncurried", "whnf")
+    __slots__ = ("arity", "fn", "name", "node", "uncurried", "whnf")
 
     def __init__(self, name: str, fn: FnCtx, whnf: bool = False) -> None:
         self.name = name
         self.fn = fn
         self.whnf = whnf
+        # the expression the variable is bound to, when known (a `let` or `rec`)
+        self.node: S.Node | None = None
         # for a variable bound to a lambda: its Python function takes one argument;
         # `uncurried` names a function taking all `arity` curried arguments at once
         self.arity = 0
@@ -400,6 +402,9 @@ class Compiler:
         prim = self.static_primop(node)
         if prim is not None:
             return self.primop_ref(prim)
+        folded = self.fold_select(node, out)
+        if folded is not None:
+            return folded
         base = self.strict(node.expr, out)
         names = [n if isinstance(n, str) else None for n in node.path]
         pos = self.pos_const(node.pos)
@@ -449,6 +454,32 @@ class Compiler:
             default,
             _load(t),
         )
+
+    def fold_select(self, node: S.Select, out: list[py.stmt]) -> py.expr | None:
+        """``x.a.b`` where ``x`` is bound to a literal set whose ``a.b`` is a literal
+        (or is missing, with an ``or`` default): the result is known now.  Nothing
+        on the way can fail or have an effect (literal sets, forced only)."""
+        if not isinstance(node.expr, S.Var):
+            return None
+        kind, info = self.lookup(node.expr.name)
+        if kind != "local" or not isinstance(info, Binding) or info.node is None:
+            return None
+        cur: S.Node = info.node
+        for attr in node.path:
+            if not (isinstance(attr, str) and isinstance(cur, S.AttrSet) and not cur.rec
+                    and not cur.dynamic):
+                return None
+            d = cur.attrs.get(attr)
+            if d is None:
+                if node.default is None:
+                    return None  # the error, as usual
+                return self.strict(node.default, out)
+            if d.inherited:
+                return None
+            cur = d.value
+        if isinstance(cur, (S.Int, S.Float, S.Str)):
+            return _const(cur.value)
+        return None
 
     def inline_select(self, v: py.expr, key: py.expr, pos: py.expr) -> py.expr:
         """``v.key``: a dict lookup and a force inline, the helper for errors."""
@@ -580,6 +611,8 @@ class Compiler:
                 b = Binding(self.fresh("v") + "_" + _sanitize(name), self.fn)
                 b.whnf = isinstance(d.value, (S.Int, S.Float, S.Str)) or (
                     self.eager and isinstance(d.value, S.Lambda))
+                if not self.no_aliases:
+                    b.node = d.value
                 own[name] = b
                 names[name] = b
         self.scopes.append(Scope(names, None))
@@ -1405,6 +1438,118 @@ class Compiler:
         out.append(fn)
         return _call("_T", _load(name))
 
+    # -- strictness ------------------------------------------------------
+
+    def force_first(self, node: S.Let, out: list[py.stmt]) -> None:
+        """Force, before a ``let`` in tail position sets up its bindings, the
+        variables of the enclosing scopes that evaluating it certainly forces
+        first, in that order (see :meth:`strict_prefix`).  Nothing observable
+        changes (the let's first actions are exactly these forces), but the
+        bindings then find those values known and can be computed at once
+        (see :meth:`speculate`) rather than becoming thunks."""
+        prefix, _ = self.strict_prefix(node, {}, 0)
+        seen: set[str] = set()
+        for b, pos in prefix:
+            if b.name in seen:
+                continue
+            seen.add(b.name)
+            call = py.Call(func=py.Attribute(value=_load(b.name), attr="force", ctx=py.Load()),
+                           args=[], keywords=[])
+            stmt: py.stmt
+            if b.fn is self.fn:
+                # a local of this function keeps the value
+                test: py.expr = _type_is(_load(b.name), "_T")
+                value = _ifexp(
+                    _is(py.Attribute(value=_load(b.name), attr="fn", ctx=py.Load()),
+                        _const(None)),
+                    py.Attribute(value=_load(b.name), attr="v", ctx=py.Load()), call)
+                stmt = _assign(b.name, value)
+            else:
+                # a variable of an enclosing function (or a thunk's copy) is only forced
+                test = py.BoolOp(op=py.And(), values=[
+                    _type_is(_load(b.name), "_T"),
+                    py.Compare(left=py.Attribute(value=_load(b.name), attr="fn", ctx=py.Load()),
+                               ops=[py.IsNot()], comparators=[_const(None)])])
+                stmt = py.Expr(value=call)
+            line = max(pos[1], 1)
+            for n in (call, stmt):
+                n.lineno = n.end_lineno = line
+                n.col_offset = max(pos[2] - 1, 0)
+                n.end_col_offset = max(pos[2], 1)
+            out.append(py.If(test=test, body=[stmt], orelse=[]))
+
+    _PREFIX_DEPTH: Final = 48
+
+    def strict_prefix(self, node: S.Node, env: dict[str, Any],
+                      depth: int) -> tuple[list[tuple[Binding, Pos]], bool]:
+        """The variables of enclosing scopes that evaluating ``node`` forces before
+        anything else that could fail, diverge or have an effect, in order; and
+        whether evaluating ``node`` is nothing more than forcing them.
+
+        ``env`` maps the names bound by ``let``s inside the analysed expression
+        to (definition, its environment), or to None when unknown."""
+        if depth > self._PREFIX_DEPTH:
+            return [], False
+        depth += 1
+        t = type(node)
+        if t is S.Int or t is S.Float or t is S.Str:
+            return [], True
+        if t is S.Var:
+            assert isinstance(node, S.Var)
+            if node.name in env:
+                d = env[node.name]
+                if d is None:
+                    return [], False
+                return self.strict_prefix(d[0], d[1], depth)
+            kind, info = self.lookup(node.name)
+            if kind == "local" and isinstance(info, Binding) and not info.whnf \
+                    and info.name not in self.unassigned:
+                return [(info, node.pos)], True
+            return [], False
+        if t is S.Let:
+            assert isinstance(node, S.Let)
+            inner = dict(env)
+            for name, a in node.attrs.attrs.items():
+                if a.inherited:
+                    continue  # `inherit x;` is the enclosing x: as it was
+                inner[name] = None if isinstance(a.value, S.InheritFrom) else (a.value, inner)
+            return self.strict_prefix(node.body, inner, depth)
+        operands: list[S.Node] = []
+        if t is S.Call:
+            assert isinstance(node, S.Call)
+            fn = node.fn
+            if isinstance(fn, S.Var) and fn.name in _ARITH and len(node.args) == 2 \
+                    and fn.name not in env and self.lookup(fn.name)[0] == "base":
+                operands = node.args
+            else:
+                return [], False
+        elif t is S.ConcatStrings:
+            assert isinstance(node, S.ConcatStrings)
+            operands = [p for _, p in node.parts]
+        elif t is S.BinOp:
+            assert isinstance(node, S.BinOp)
+            operands = [node.a] if node.op in ("&&", "||", "->") else [node.a, node.b]
+        elif t is S.If:
+            assert isinstance(node, S.If)
+            operands = [node.cond]
+        elif t is S.Not:
+            assert isinstance(node, S.Not)
+            operands = [node.expr]
+        elif t is S.Assert:
+            assert isinstance(node, S.Assert)
+            operands = [node.cond]
+        elif (t is S.Select or t is S.HasAttr) and self.static_primop(node) is None:
+            assert isinstance(node, (S.Select, S.HasAttr))
+            operands = [node.expr]
+        # the operands are evaluated first, in order; then the operation itself
+        out: list[tuple[Binding, Pos]] = []
+        for o in operands:
+            vs, complete = self.strict_prefix(o, env, depth)
+            out += vs
+            if not complete:
+                break
+        return out, False
+
     # -- tail ------------------------------------------------------------
 
     def tail(self, node: S.Node, out: list[py.stmt]) -> None:
@@ -1426,6 +1571,7 @@ class Compiler:
             return
         if t is S.Let:
             assert isinstance(node, S.Let)
+            self.force_first(node, out)
             self.bind_group(node.attrs, out)
             try:
                 self.tail(node.body, out)

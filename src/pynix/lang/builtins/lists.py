@@ -114,6 +114,21 @@ def elem(x: Any, xs: Any) -> bool:
     if not items:
         return False  # Nix forces the needle only to compare it with an element
     x = _f(x)
+    tx = type(x)
+    if tx is str or tx is int:
+        # the common needles, compared inline (as `equal` does: a string equals a
+        # string with context of the same text; an integer equals an equal float)
+        other = NixStr if tx is str else float
+        for y in items:
+            if type(y) is Thunk:
+                y = y.v if y.fn is None else y.force()
+            ty = type(y)
+            if ty is tx:
+                if y == x:
+                    return True
+            elif ty is other and equal(x, y):
+                return True
+        return False
     return any(y is x or equal(x, _f(y)) for y in items)
 
 
@@ -220,6 +235,25 @@ class _NaturalKey:
         return less_than(_f(self.v), _f(other.v), None)
 
 
+def _natural_keys(items: list[Any]) -> list[Any] | None:
+    """The forced values of ``items`` as sort keys when they are all integers or all
+    strings (without context), else None (floats, whose NaN Python orders
+    differently, take the general way)."""
+    keys = [_f(x) for x in items]
+    t0 = type(keys[0])
+    if t0 is int:
+        for k in keys:
+            if type(k) is not int:
+                return None
+        return keys
+    if t0 is str:
+        for k in keys:
+            if type(k) is not str:
+                return None
+        return keys
+    return None
+
+
 @primop("sort", 2)
 def sort(cmp: Any, xs: Any) -> list[Any]:
     items = _lst(xs)
@@ -229,6 +263,12 @@ def sort(cmp: Any, xs: Any) -> list[Any]:
     if len(items) < 2:
         return items
     if cmp is PRIMOPS["lessThan"]:
+        keys = _natural_keys(items)
+        if keys is not None:
+            # all integers, or all strings: Python orders them as Nix does (strings
+            # by their bytes), and both sorts are stable
+            order = sorted(range(len(items)), key=keys.__getitem__)
+            return [items[i] for i in order]
         return [k.v for k in sorted(_NaturalKey(x) for x in items)]
     less = binary(cmp)
     return [k.v for k in sorted(_SortKey(x, less) for x in items)]

@@ -187,6 +187,8 @@ def compare_versions(v1: str, v2: str) -> int:
     for i in range(max(len(c1s), len(c2s))):
         c1 = c1s[i] if i < len(c1s) else ""
         c2 = c2s[i] if i < len(c2s) else ""
+        if c1 == c2:
+            continue  # (neither is less than the other)
         if _component_lt(c1, c2):
             return -1
         if _component_lt(c2, c1):
