@@ -203,6 +203,26 @@ def test_interrupted_switch_is_completed(world: World) -> None:
     assert not (w.root / "run/nixos/restart-list").exists()
 
 
+def test_start_list_naming_a_running_service(world: World) -> None:
+    """A switch killed after it started a unit, but before it cleared its start
+    list, leaves that unit on the list while it runs: the next switch starts it
+    again, which is nothing to do (the service keeps its PID), not a wait for a
+    start that never comes (CI saw a 90 s timeout and a failed switch)."""
+    w = world
+    port = free_port()
+    system = w.system({"s.service": server_unit(port, "s", server=w.server,
+                                                extra="TimeoutStartSec=15s\n")})
+    assert w.switch(system).returncode == 0
+    before = wait_for("s", lambda: answer(port))
+    assert isinstance(before, dict)
+    (w.root / "run/nixos/start-list").write_text("s.service\n")
+    again = w.switch(system)
+    assert again.returncode == 0, again.stderr
+    assert line(again.stderr, "starting the following units:") == ["s.service"]
+    assert answer(port)["pid"] == before["pid"]
+    assert not (w.root / "run/nixos/start-list").exists()
+
+
 def test_failing_activation(world: World) -> None:
     """A failing activation script: exit status 2, said so, and the switch goes on."""
     w = world

@@ -501,6 +501,7 @@ class SupervisorManager(ServiceManager):
         active_timers = self._timers()
         active_sockets = self._sockets()
         socket_since: dict[str, float] = {}
+        already = self.active_units() & in_set
         # a service starts after the socket units that activate it (as systemd's
         # implicit After=): it is handed their sockets
         served_by: dict[str, list[str]] = {}
@@ -577,15 +578,22 @@ class SupervisorManager(ServiceManager):
                 except ServiceError as e:
                     fail(unit, str(e))
                     continue
+                launched[unit] = time.monotonic() + timeout + 2
+                if unit in already and (self._info(unit) or {}).get("statename") not in (
+                        "BACKOFF", "STOPPING"):
+                    # running already (a start list left by an interrupted
+                    # switch names it): as `systemctl start` of an active unit,
+                    # nothing to do; its own marker says whether it started
+                    continue
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(self.markers, unit + ".started"))
                 try:
                     rpc.startProcess(program_name(unit), False)
                 except xmlrpc.client.Fault as e:
                     if "ALREADY_STARTED" not in e.faultString:
+                        del launched[unit]
                         fail(unit, e.faultString)
                         continue
-                launched[unit] = time.monotonic() + timeout + 2
             for unit, deadline in list(launched.items()):
                 if unit in socket_since:
                     verdict = self._socket_started(unit, socket_since[unit])
