@@ -36,6 +36,10 @@ info = "pid=%d listen_pid=%s fds=%d names=%s" % (
 def serve(fd):
     s = socket.socket(fileno=fd)
     while True:
+        if s.type == socket.SOCK_DGRAM:
+            _, peer = s.recvfrom(64)
+            s.sendto((info + " via=%d\n" % fd).encode(), peer)
+            continue
         c, _ = s.accept()
         with c:
             c.sendall((info + " via=%d\n" % fd).encode())
@@ -70,6 +74,15 @@ def ask(address: str | tuple[str, int]) -> dict[str, str]:
     return dict(kv.split("=", 1) for kv in data.decode().split())
 
 
+def ask_udp(port: int) -> dict[str, str]:
+    """One datagram to ``port``: the fields of the answer."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(30)
+        s.sendto(b"?", ("127.0.0.1", port))
+        data = s.recv(4096)
+    return dict(kv.split("=", 1) for kv in data.decode().split())
+
+
 def gone(pid: str) -> bool:
     """The process has exited and its parent has reaped it (only then are all
     its threads gone: one dying in accept() may still take a connection)."""
@@ -87,11 +100,17 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     port = free_port()
     echo = w.add_file("echo.py", ECHO)
     service = f"[Service]\nExecStart={PYTHON} {echo}\nRestart=always\n"
-    gen1 = w.system({"echo.socket": socket_unit(port), "echo.service": service},
-                    wanted=["echo.socket"], label="sockets")
+    # a second socket unit for the same service (Service=): a datagram socket
+    udp_port = free_port()
+    udp = (f"[Socket]\nListenDatagram=127.0.0.1:{udp_port}\nService=echo.service\n"
+           "KeepAlive=yes\n")
+    gen1 = w.system({"echo.socket": socket_unit(port), "echo.service": service,
+                     "echo-udp.socket": udp},
+                    wanted=["echo.socket", "echo-udp.socket"], label="sockets")
     first = w.switch(gen1)
     assert first.returncode == 0, first.stderr
-    assert line(first.stderr, "starting the following units:") == ["echo.socket"]
+    assert line(first.stderr, "starting the following units:") == [
+        "echo-udp.socket", "echo.socket"]
     assert "does not run these units" not in first.stderr
 
     # listening, the service not started yet
@@ -102,11 +121,13 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     assert stat.S_ISSOCK(host_path.stat().st_mode)
     assert stat.S_IMODE(host_path.stat().st_mode) == 0o660
 
-    # the first connection starts it and is answered by it, through fd 3
+    # the first connection starts it and is answered by it, through fd 4
+    # (the sockets of echo-udp.socket, then of echo.socket, in their order)
     one = ask(("127.0.0.1", port))
     assert one["pid"] == one["listen_pid"], one
-    assert one["fds"] == "2" and one["names"] == "echo.socket:echo.socket", one
-    assert one["via"] == "3"
+    assert one["fds"] == "3", one
+    assert one["names"] == "echo-udp.socket:echo.socket:echo.socket", one
+    assert one["via"] == "4"
     # (supervisord counts it as started after a second)
     after = wait_for("echo.service running", lambda: (
         x := states(w))["echo.service"]["state"] == "RUNNING" and x)
@@ -115,7 +136,11 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     assert after["echo.socket"]["state"] == "running"
     # the unix socket (fd 4) reaches the same process
     via_unix = ask(str(host_path))
-    assert via_unix["pid"] == one["pid"] and via_unix["via"] == "4"
+    assert via_unix["pid"] == one["pid"] and via_unix["via"] == "5"
+    via_udp = ask_udp(udp_port)
+    assert via_udp["pid"] == one["pid"] and via_udp["via"] == "3"
+    log = (w.root / "var/log/pynix/pynix-activator.log").read_text()
+    assert "echo-udp.socket: ignored here (systemd would apply them): KeepAlive=" in log
 
     # kill -9: a connection made at once waits in the queue and is answered
     # by the restarted service (never refused)
@@ -126,8 +151,9 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     assert ask(str(host_path))["pid"] == two["pid"]
 
     # a changed socket unit: it and its service are stopped, the socket started
-    gen2 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service},
-                    wanted=["echo.socket"], label="sockets2")
+    gen2 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service,
+                     "echo-udp.socket": udp},
+                    wanted=["echo.socket", "echo-udp.socket"], label="sockets2")
     second = w.switch(gen2)
     assert second.returncode == 0, second.stderr
     assert line(second.stderr, "stopping the following units:") == [
@@ -135,14 +161,17 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     assert line(second.stderr, "starting the following units:") == ["echo.socket"]
     assert stat.S_IMODE(host_path.stat().st_mode) == 0o600
     assert states(w)["echo.service"]["state"] in ("STOPPED", "EXITED")
-    three = ask(str(host_path))
+    # a datagram activates it too
+    three = ask_udp(udp_port)
     assert three["pid"] not in (one["pid"], two["pid"]) and three["pid"] == three["listen_pid"]
+    assert ask(str(host_path))["pid"] == three["pid"]
 
     # Accept=yes is refused, naming the unit: the switch fails, gen2 is back
     gen3 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service,
+                     "echo-udp.socket": udp,
                      "acc.socket": f"[Socket]\nListenStream={free_port()}\nAccept=yes\n",
                      "acc@.service": f"[Service]\nExecStart={PYTHON} {echo}\n"},
-                    wanted=["echo.socket", "acc.socket"], label="accept")
+                    wanted=["echo.socket", "echo-udp.socket", "acc.socket"], label="accept")
     third = w.switch(gen3)
     assert third.returncode == 4, third.stderr
     assert "Failed to start acc.socket" in third.stderr

@@ -185,7 +185,7 @@ class SocketWatcher:
             rpc = self.manager._rpc()
             state = rpc.getProcessInfo(program)["statename"]
             if state in RUNNING_STATES:
-                self.say(f"{o.spec.name}: incoming traffic; {service} is starting")
+                self.say(f"{o.spec.name}: incoming traffic; {service} is already {state}")
                 return
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.manager.markers, service + ".started"))
@@ -254,12 +254,14 @@ class SocketWatcher:
                     data += chunk
                 request = json.loads(data)
                 service, pid = str(request["service"]), int(request["pid"])
+                also = {str(n) for n in request.get("sockets", [])}
             except (OSError, ValueError, KeyError, TypeError):
                 return
             if uid != 0:
                 conn.sendall(b'{"error": "only root may fetch sockets"}\n')
                 return
-            mine = [o for _, o in sorted(self.open.items()) if o.spec.service == service]
+            mine = [o for name, o in sorted(self.open.items())
+                    if o.spec.service == service or name in also]
             fds = [s.fileno() for o in mine for s in o.socks]
             names = [o.spec.fd_name for o in mine for _ in o.socks]
             try:

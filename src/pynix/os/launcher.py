@@ -203,7 +203,7 @@ def start(unit: str, unit_dir: str) -> None:
     posts = spec.unit.values("Service", "ExecStartPost")
     main_pid = os.getpid()
     # before anything else is opened: the sockets go to fd 3..
-    fds, names = receive_sockets(unit, main_pid)
+    fds, names = receive_sockets(unit, main_pid, spec.unit.words("Service", "Sockets"))
     if fds:
         install_fds(fds)
         env = dict(env, LISTEN_FDS=str(len(fds)), LISTEN_PID=str(main_pid),

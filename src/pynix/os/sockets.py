@@ -221,10 +221,11 @@ def read_state(state_dir: str) -> dict[str, dict[str, Any]]:
 MAX_FDS = 64
 
 
-def receive_sockets(service: str, pid: int, control: str = CONTROL,
-                    timeout: float = 30) -> tuple[list[int], list[str]]:
+def receive_sockets(service: str, pid: int, also: list[str] | None = None,
+                    control: str = CONTROL, timeout: float = 30) -> tuple[list[int], list[str]]:
     """The listening sockets of ``service`` from the activator daemon (fds
-    and names); none when no active socket unit activates it or no daemon runs."""
+    and names): those of the active socket units that activate it and of the
+    ones in ``also`` (its ``Sockets=``); none when no daemon runs."""
     if not os.path.exists(control):
         return [], []
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
@@ -233,7 +234,8 @@ def receive_sockets(service: str, pid: int, control: str = CONTROL,
             _at_dir(control, conn.connect)
         except (ConnectionRefusedError, FileNotFoundError):
             return [], []
-        conn.sendall(json.dumps({"service": service, "pid": pid}).encode() + b"\n")
+        request = {"service": service, "pid": pid, "sockets": also or []}
+        conn.sendall(json.dumps(request).encode() + b"\n")
         data, fds, _, _ = socket.recv_fds(conn, 65536, MAX_FDS)
         while data and not data.endswith(b"\n"):
             more = conn.recv(65536)
