@@ -44,6 +44,17 @@ def _apply2(f: Any, x: Any, y: Any) -> Any:
     return g(y) if type(g) is FunctionType else call(g, y)
 
 
+def unary(f: Any) -> Any:
+    """A Python function of one argument that applies the (forced) Nix function ``f``:
+    a lambda itself, a one-argument builtin's own function, else through ``call``."""
+    t = type(f)
+    if t is FunctionType:
+        return f
+    if t is PrimOp and f.arity == 1:
+        return f.fn
+    return partial(call, f)
+
+
 def binary(f: Any) -> Any:
     """A Python function of two arguments that applies the Nix function ``f`` to both:
     the uncurried form the compiler made for ``a: b: ...`` lambdas, when there is one."""
@@ -64,20 +75,17 @@ def lazy_apply(f: Any, x: Any) -> Thunk:
 @primop("map", 2)
 def map_(f: Any, xs: Any) -> list[Any]:
     items = _lst(xs)
-    f = _f(f)
-    if type(f) is FunctionType:
-        return [Thunk(f, (x,)) for x in items]
-    return [Thunk(_apply, (f, x)) for x in items]
+    fn = unary(_f(f))
+    return [Thunk(fn, (x,)) for x in items]
 
 
 @primop("filter", 2)
 def filter_(f: Any, xs: Any) -> list[Any]:
     items = _lst(xs)
-    f = _fn(f)
+    fn = unary(_fn(f))
     out = []
-    direct = type(f) is FunctionType
     for x in items:
-        r = f(x) if direct else call(f, x)
+        r = fn(x)
         if r is True:
             out.append(x)
         elif r is not False:
@@ -185,10 +193,9 @@ def concat_map(f: Any, xs: Any) -> list[Any]:
 
 @primop("any", 2)
 def any_(f: Any, xs: Any) -> bool:
-    f = _fn(f)
-    direct = type(f) is FunctionType
+    fn = unary(_fn(f))
     for x in _lst(xs):
-        r = f(x) if direct else call(f, x)
+        r = fn(x)
         if r is True:
             return True
         if r is not False:
@@ -198,10 +205,9 @@ def any_(f: Any, xs: Any) -> bool:
 
 @primop("all", 2)
 def all_(f: Any, xs: Any) -> bool:
-    f = _fn(f)
-    direct = type(f) is FunctionType
+    fn = unary(_fn(f))
     for x in _lst(xs):
-        r = f(x) if direct else call(f, x)
+        r = fn(x)
         if r is False:
             return False
         if r is not True:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import EvalError
+from ..regex import regex_match, regex_split
 from ..runtime import (
     coerce_to_string,
     expect_int,
@@ -79,6 +80,22 @@ def _replace_regex(froms: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(f) for f in froms))
 
 
+@lru_cache(maxsize=256)
+def _replacer(froms: tuple[str, ...], tos: tuple[str, ...]) -> Any:
+    """A function replacing every ``froms[i]`` by ``tos[i]`` in one scan (at each
+    position the first pattern in list order that matches wins, as in Nix)."""
+    table: dict[str, str] = {}
+    for f, t in zip(froms, tos):
+        table.setdefault(f, t)
+    sub = _replace_regex(froms).sub
+    repl = table.__getitem__
+
+    def replace(text: str) -> str:
+        return sub(lambda m: repl(m.group()), text)
+
+    return replace
+
+
 @primop("replaceStrings", 3)
 def replace_strings(from_: Any, to: Any, s: Any) -> StrValue:
     froms_v = expect_list(_f(from_))
@@ -100,6 +117,12 @@ def replace_strings(from_: Any, to: Any, s: Any) -> StrValue:
 
     if not froms:
         return make_str(text, ctx)
+    if "" not in froms and not any(t[1] for t in tos):
+        # no replacement has a context: the text of each is all that matters
+        if len(froms) == 1:
+            # (str.replace also scans left to right, without overlaps)
+            return make_str(text.replace(froms[0], tos[0][0]), ctx)
+        return make_str(_replacer(froms, tuple(t[0] for t in tos))(text), ctx)
     if "" not in froms:
         index = {f: i for i, f in reversed(list(enumerate(froms)))}
         r = _replace_regex(froms).sub(lambda m: to_at(index[m.group()]), text)
@@ -127,8 +150,6 @@ def replace_strings(from_: Any, to: Any, s: Any) -> StrValue:
 
 @primop("match", 2)
 def match(regex: Any, s: Any) -> Any:
-    from ..regex import regex_match
-
     pat = str(expect_string(_f(regex)))
     text, _ = _str_ctx(s)
     return regex_match(pat, text)
@@ -136,8 +157,6 @@ def match(regex: Any, s: Any) -> Any:
 
 @primop("split", 2)
 def split(regex: Any, s: Any) -> list[Any]:
-    from ..regex import regex_split
-
     pat = str(expect_string(_f(regex)))
     text, _ = _str_ctx(s)
     return regex_split(pat, text)
