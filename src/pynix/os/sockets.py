@@ -171,7 +171,14 @@ def bind(spec: SocketSpec, listen: Listen, host: Callable[[str], str]) -> socket
     """A listening socket for ``listen`` (left blocking: the service shares it);
     unix socket paths are made at ``host(path)``, their directory first."""
     family, address = listen.parsed()
-    sock = socket.socket(family, listen.type)
+    try:
+        sock = socket.socket(family, listen.type)
+    except OSError:
+        if not listen.address.isdigit():
+            raise
+        # a port alone on a host without IPv6: every IPv4 address, as systemd does
+        family, address = socket.AF_INET, ("0.0.0.0", int(listen.address))
+        sock = socket.socket(family, listen.type)
     try:
         if family == socket.AF_UNIX and isinstance(address, str) and address.startswith("/"):
             path = host(address)
