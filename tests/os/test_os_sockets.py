@@ -150,6 +150,17 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     assert two["pid"] != one["pid"] and two["pid"] == two["listen_pid"], two
     assert ask(str(host_path))["pid"] == two["pid"]
 
+    # the activator itself killed: the service keeps the sockets it holds
+    # (the new activator cannot bind them while it runs) and still answers
+    activator = states(w)["pynix-activator"]["pid"]
+    assert activator
+    os.kill(int(str(activator)), signal.SIGKILL)
+    wait_for("the activator back", lambda: (x := states(w)["pynix-activator"])["state"]
+             == "RUNNING" and x["pid"] != activator)
+    wait_for("the sockets left to the service",
+             lambda: states(w)["echo.socket"]["state"] == "held")
+    assert ask(("127.0.0.1", port))["pid"] == two["pid"]
+
     # a changed socket unit: it and its service are stopped, the socket started
     gen2 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service,
                      "echo-udp.socket": udp},

@@ -58,7 +58,9 @@ class OpenSocket:
     spec: SocketSpec
     since: float
     socks: list[socket.socket]
-    state: str = "listening"  # listening, triggered (start asked), running (handed over)
+    # listening, triggered (start asked), running (handed over), held (by a
+    # service that got them from an earlier activator: this one has none)
+    state: str = "listening"
     pid: int = 0
     pidfd: int = -1
     retry_at: float = 0.0
@@ -138,6 +140,8 @@ class SocketWatcher:
                 except SocketError:
                     for s in socks:
                         s.close()
+                    if self._held(name, spec, since, unit_dir):
+                        continue
                     for listen in spec.listens:
                         unlink(listen, self.machine.host)
                     raise
@@ -153,6 +157,23 @@ class SocketWatcher:
             if spec.ignored:
                 self.say(f"{name}: ignored here (systemd would apply them): "
                          + ", ".join(f"{k}=" for k in spec.ignored))
+
+    def _held(self, name: str, spec: SocketSpec, since: float, unit_dir: str) -> bool:
+        """Whether the addresses are taken because the service still holds the
+        sockets an earlier activator (restarted since) handed it: then they are
+        left to it, and bound again when it exits."""
+        try:
+            info = self.manager._rpc().getProcessInfo(program_name(spec.service))
+            pidfd = os.pidfd_open(int(info["pid"])) if info["statename"] == "RUNNING" else -1
+        except (OSError, xmlrpc.client.Error, ValueError):
+            return False
+        if pidfd < 0:
+            return False
+        self.open[name] = OpenSocket(spec, since, [], state="held", pid=int(info["pid"]),
+                                     pidfd=pidfd, unit_dir=unit_dir)
+        self.say(f"{name}: {spec.service} (pid {info['pid']}) still holds the sockets; "
+                 "they are bound again when it exits")
+        return True
 
     def close(self, name: str) -> None:
         o = self.open.pop(name)
@@ -261,7 +282,7 @@ class SocketWatcher:
                 conn.sendall(b'{"error": "only root may fetch sockets"}\n')
                 return
             mine = [o for name, o in sorted(self.open.items())
-                    if o.spec.service == service or name in also]
+                    if (o.spec.service == service or name in also) and o.state != "held"]
             fds = [s.fileno() for o in mine for s in o.socks]
             names = [o.spec.fd_name for o in mine for _ in o.socks]
             try:
@@ -295,6 +316,10 @@ class SocketWatcher:
                 if o.pidfd >= 0 and select.select([o.pidfd], [], [], 0)[0]]
         for o in gone:
             os.close(o.pidfd)
+            if o.state == "held":  # bound at the next refresh
+                del self.open[o.spec.name]
+                self.say(f"{o.spec.name}: {o.spec.service} (pid {o.pid}) exited")
+                continue
             o.pidfd, o.state = -1, "listening"
             self.say(f"{o.spec.name}: {o.spec.service} (pid {o.pid}) exited; watching again")
             o.pid = 0
