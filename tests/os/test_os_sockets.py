@@ -247,6 +247,11 @@ def test_sockets_that_fail(world: World) -> None:
     dud = states(w)["dud.socket"]
     assert dud["state"] == "failed", dud
     assert "dud.service was activated 4 times within 60 s" in str(dud["error"]), dud
+    # the next switch starts the failed socket again, as systemd's would
+    again = w.switch(gen)
+    assert again.returncode == 0, again.stderr
+    assert line(again.stderr, "starting the following units:") == ["dud.socket"]
+    assert states(w)["dud.socket"]["state"] == "listening"
 
 
 def _spec(text: str, name: str = "t.socket") -> SocketSpec:

@@ -327,6 +327,12 @@ class SupervisorManager(ServiceManager):
         except (FileNotFoundError, ValueError, AttributeError):
             return {}
 
+    def _listening(self) -> set[str]:
+        """The active socket units that did not fail (a failed one is started
+        again by the next switch, as systemd's would be)."""
+        said = sockets.read_state(self.dir)
+        return {n for n in self._sockets() if said.get(n, {}).get("state") != "failed"}
+
     def _set_sockets(self, active: dict[str, float], unit_dir: str) -> None:
         os.makedirs(self.dir, exist_ok=True)
         self._write(self.sockets_file, json.dumps({"unit_dir": unit_dir, "sockets": active},
@@ -350,7 +356,7 @@ class SupervisorManager(ServiceManager):
             return set()
         known = self._known()
         by_program = {program_name(u): u for u in known}
-        active = set(self._targets()) | set(self._timers()) | set(self._sockets())
+        active = set(self._targets()) | set(self._timers()) | self._listening()
         for info in self._rpc().getAllProcessInfo():
             unit = by_program.get(info["name"])
             if unit is None:
@@ -558,7 +564,7 @@ class SupervisorManager(ServiceManager):
                         fail(unit, f"the unit it activates, {activated}, is not a service "
                                    "with ExecStart=")
                         continue
-                    if unit in active_sockets:
+                    if unit in active_sockets and unit in self._listening():
                         done.add(unit)
                         continue
                     socket_since[unit] = active_sockets[unit] = time.time()
