@@ -834,6 +834,13 @@ class Compiler:
             formals = tuple((f.name, f.default is not None, f.pos) for f in node.formals)
         self.lambdas[name] = LambdaInfo(node.name, node.pos, node.arg, formals, node.ellipsis)
         hoisted = self.emit_def(out, self.make_def(name, [param], body, node.pos))
+        if (self.eager and node.formals is None and isinstance(node.body, S.Var)
+                and node.body.name == node.arg):
+            # `x: x`: builtins may skip calling it (genList makes the integers at once)
+            mark = py.Assign(
+                targets=[py.Attribute(value=_load(name), attr="identity", ctx=py.Store())],
+                value=_const(True))
+            (self.module_stmts if hoisted else out).append(mark)
         n_params = 0
         if node.formals is None and id(node) not in self.inner_lambdas:
             n_params = len(self.curried_params(node)[0])

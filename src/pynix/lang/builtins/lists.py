@@ -112,6 +112,10 @@ def gen_list(f: Any, n: Any) -> list[Any]:
         raise EvalError(f"cannot create list of size {count}")
     f = _f(f)
     if type(f) is FunctionType:
+        if getattr(f, "identity", False):
+            # `genList (i: i) n` with eager containers (see the compiler): the
+            # elements are known integers, and computing them cannot fail
+            return list(range(count))
         return [Thunk(f, (i,)) for i in range(count)]
     return [Thunk(_apply, (f, i)) for i in range(count)]
 
@@ -308,8 +312,15 @@ def list_to_attrs(xs: Any) -> dict[str, Any]:
     positions: dict[str, Any] = {}
     track = attrpos.STATE.enabled
     for item in _lst(xs):
-        d = expect_attrs(_f(item))
-        name = str(expect_string_no_ctx(select(d, "name", None)))
+        d = item.force() if type(item) is Thunk else item
+        if type(d) is not dict:
+            expect_attrs(d)
+        # the common case inline: `name` a plain string, forced or not
+        name = d.get("name")
+        if type(name) is Thunk:
+            name = name.force()
+        if type(name) is not str:
+            name = str(expect_string_no_ctx(select(d, "name", None)))
         if name not in out:
             if "value" not in d:
                 select(d, "value", None)
