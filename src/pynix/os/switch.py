@@ -179,18 +179,10 @@ class Switcher:
     def _modified(unit: str, new: dict[str, dict[str, list[str]]], p: Plan,
                   active: set[str] | None = None, graph: UnitGraph | None = None) -> None:
         kind = unit.rsplit(".", 1)[-1]
-        if unit in NEVER_RESTARTED or kind in ("unit", "slice"):
-            return
-        if kind == "socket":
-            # stop the socket and the service it activates (which holds the old
-            # sockets), then start the socket: the service comes at the next
-            # connection
-            activated = (new.get("Socket", {}).get("Service") or
-                         [unit.rsplit(".", 1)[0] + ".service"])[-1]
-            p.stop.add(unit)
-            p.start.add(unit)
-            if active is None or activated in active:
-                p.stop.add(activated)
+        if unit in NEVER_RESTARTED or kind in ("unit", "slice", "socket"):
+            # a changed socket keeps listening as it was (spec: sockets are
+            # deliberately not restarted); its new definition applies when it
+            # is next started, e.g. with a changed service it activates
             return
         if kind == "mount":
             if unit in ("-.mount", "nix.mount"):
