@@ -105,9 +105,17 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     udp_port = free_port()
     udp = (f"[Socket]\nListenDatagram=127.0.0.1:{udp_port}\nService=echo.service\n"
            "KeepAlive=yes\n")
-    gen1 = w.system({"echo.socket": socket_unit(port), "echo.service": service,
-                     "echo-udp.socket": udp},
-                    wanted=["echo.socket", "echo-udp.socket"], label="sockets")
+
+    def echo_system(label: str, mode: str = "0660", echo_service: str = service,
+                    more: dict[str, str] | None = None) -> str:
+        """echo.socket and echo-udp.socket (wanted, with the sockets in ``more``)
+        activating echo.service."""
+        units = {"echo.socket": socket_unit(port, mode=mode), "echo.service": echo_service,
+                 "echo-udp.socket": udp, **(more or {})}
+        return w.system(units, wanted=sorted(n for n in units if n.endswith(".socket")),
+                        label=label)
+
+    gen1 = echo_system("sockets")
     first = w.switch(gen1)
     assert first.returncode == 0, first.stderr
     assert line(first.stderr, "starting the following units:") == [
@@ -164,9 +172,7 @@ def test_socket_activation_under_supervisor(world: World) -> None:
 
     # a changed socket unit alone is not restarted: it keeps its sockets as
     # they are, the service keeps running
-    changed = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service,
-                        "echo-udp.socket": udp},
-                       wanted=["echo.socket", "echo-udp.socket"], label="sockets-changed")
+    changed = echo_system("sockets-changed", mode="0600")
     quiet = w.switch(changed)
     assert quiet.returncode == 0, quiet.stderr
     assert not line(quiet.stderr, "stopping the following units:"), quiet.stderr
@@ -177,9 +183,7 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     # a changed service it activates: the service and its socket are stopped,
     # the socket (now with its new definition) is started instead of the service
     service2 = service + 'Environment="CHANGED=1"\n'
-    gen2 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service2,
-                     "echo-udp.socket": udp},
-                    wanted=["echo.socket", "echo-udp.socket"], label="sockets2")
+    gen2 = echo_system("sockets2", mode="0600", echo_service=service2)
     second = w.switch(gen2)
     assert second.returncode == 0, second.stderr
     assert line(second.stderr, "stopping the following units:") == [
@@ -193,11 +197,9 @@ def test_socket_activation_under_supervisor(world: World) -> None:
     assert ask(str(host_path))["pid"] == three["pid"]
 
     # Accept=yes is refused, naming the unit: the switch fails, gen2 is back
-    gen3 = w.system({"echo.socket": socket_unit(port, mode="0600"), "echo.service": service2,
-                     "echo-udp.socket": udp,
-                     "acc.socket": f"[Socket]\nListenStream={free_port()}\nAccept=yes\n",
-                     "acc@.service": f"[Service]\nExecStart={PYTHON} {echo}\n"},
-                    wanted=["echo.socket", "echo-udp.socket", "acc.socket"], label="accept")
+    gen3 = echo_system("accept", mode="0600", echo_service=service2, more={
+        "acc.socket": f"[Socket]\nListenStream={free_port()}\nAccept=yes\n",
+        "acc@.service": f"[Service]\nExecStart={PYTHON} {echo}\n"})
     third = w.switch(gen3)
     assert third.returncode == 4, third.stderr
     assert "Failed to start acc.socket" in third.stderr

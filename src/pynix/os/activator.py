@@ -41,6 +41,7 @@ from .calendar import CalendarError, parse_timespan
 from .machine import Machine
 from .managers.supervisor import ACTIVATOR, RUNNING_STATES, SupervisorManager, program_name
 from .sockets import SOCKETS_FILE, SOCKETS_STATE, SocketError, SocketSpec, bind, unlink
+from .statefile import Report, Watched
 from .timers import TimerDaemon
 from .units import UnitError, read_unit
 
@@ -74,13 +75,10 @@ class SocketWatcher:
         self.machine = machine
         self.manager = manager
         self.say = say
-        self.active_file = os.path.join(manager.dir, SOCKETS_FILE)
-        self.state_file = os.path.join(manager.dir, SOCKETS_STATE)
+        self.active = Watched(os.path.join(manager.dir, SOCKETS_FILE))
+        self.report = Report(os.path.join(manager.dir, SOCKETS_STATE))
         self.open: dict[str, OpenSocket] = {}
         self.errors: dict[str, tuple[float, str]] = {}
-        self._mtime = -1.0
-        self._active: dict[str, Any] = {}
-        self._written = ""
         self.control = self._listen_control()
 
     def _listen_control(self) -> socket.socket:
@@ -99,20 +97,8 @@ class SocketWatcher:
 
     # -- the active socket units ------------------------------------------------
 
-    def _read_active(self) -> dict[str, Any]:
-        try:
-            mtime = os.stat(self.active_file).st_mtime_ns
-        except FileNotFoundError:
-            return {}
-        if mtime != self._mtime:
-            with contextlib.suppress(OSError, ValueError):
-                with open(self.active_file) as fh:
-                    self._active = json.load(fh)
-                self._mtime = mtime
-        return self._active
-
     def refresh(self) -> None:
-        active = self._read_active()
+        active = self.active.read()
         unit_dir = str(active.get("unit_dir", ""))
         wanted: dict[str, float] = {str(k): float(v)
                                     for k, v in active.get("sockets", {}).items()}
@@ -366,14 +352,7 @@ class SocketWatcher:
             for name, o in self.open.items()}
         for name, (since, error) in self.errors.items():
             state[name] = {"state": "failed", "since": since, "error": error}
-        text = json.dumps(state, sort_keys=True)
-        if text == self._written:
-            return
-        tmp = self.state_file + ".tmp"
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.rename(tmp, self.state_file)
-        self._written = text
+        self.report.write(state)
 
 
 def say(text: str) -> None:

@@ -254,6 +254,15 @@ def _parse_weekdays(p: _Parser, f: _Fields) -> None:
         first = False
 
 
+def _date_separator(p: _Parser, f: _Fields) -> None:
+    """The '-' between date parts, or '~' (counted from the end of the month)."""
+    if p.peek() == "~":
+        f.end_of_month = True
+    elif p.peek() != "-":
+        raise _Invalid(f"unexpected {p.peek()!r} in the date")
+    p.i += 1
+
+
 def _parse_date(p: _Parser, f: _Fields) -> bool:
     """Parse the date part, if there is one; True if the whole spec is done (``@``)."""
     if p.at_end():
@@ -281,11 +290,7 @@ def _parse_date(p: _Parser, f: _Fields) -> bool:
     if p.peek() in ("", ":"):
         p.i = start  # it was the hour
         return False
-    if p.peek() == "~":
-        f.end_of_month = True
-    elif p.peek() != "-":
-        raise _Invalid(f"unexpected {p.peek()!r} in the date")
-    p.i += 1
+    _date_separator(p, f)
     second = _chain(p, False, "month or day")
     if p.peek() in ("", " "):
         p.skip_spaces()
@@ -293,11 +298,7 @@ def _parse_date(p: _Parser, f: _Fields) -> bool:
         return False
     if f.end_of_month:
         raise _Invalid("'~' must come before the day")
-    if p.peek() == "~":
-        f.end_of_month = True
-    elif p.peek() != "-":
-        raise _Invalid(f"unexpected {p.peek()!r} in the date")
-    p.i += 1
+    _date_separator(p, f)
     third = _chain(p, False, "day")
     if p.peek() not in ("", " "):
         raise _Invalid(f"unexpected {p.peek()!r} after the date")

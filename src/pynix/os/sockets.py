@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .statefile import read_dict
 from .units import Unit
 
 CONTROL = "/run/pynix/activator.sock"  # logical: the launcher sees it in the machine
@@ -215,12 +216,7 @@ def unlink(listen: Listen, host: Callable[[str], str]) -> None:
 
 def read_state(state_dir: str) -> dict[str, dict[str, Any]]:
     """What the activator says of each active socket unit."""
-    try:
-        with open(os.path.join(state_dir, SOCKETS_STATE)) as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_dict(os.path.join(state_dir, SOCKETS_STATE))
 
 
 # -- the launcher's side ------------------------------------------------------------

@@ -22,7 +22,6 @@ triggered as soon as it is active again.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 import xmlrpc.client
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .calendar import CalendarError, CalendarSpec, parse_calendar, parse_timespan
+from .statefile import Report, Watched, read_dict
 from .units import Unit, UnitError, read_unit
 
 if TYPE_CHECKING:
@@ -127,17 +127,14 @@ class TimerDaemon:
         self.manager = manager
         self.say = say
         self.state_dir = self.manager.dir
-        self.active_file = self.manager.timers_file
-        self.state_file = os.path.join(self.state_dir, STATE_FILE)
+        self.active = Watched(self.manager.timers_file)
+        self.report = Report(os.path.join(self.state_dir, STATE_FILE))
         self.boot = self._boot_time()
         # timer -> (unit dir, when it was started, its settings)
         self.loaded: dict[str, tuple[str, float, TimerSpec]] = {}
         self.last: dict[str, float] = {}
         self.next: dict[str, float | None] = {}
         self.errors: dict[str, str] = {}
-        self._mtime = -1.0
-        self._active: dict[str, Any] = {}
-        self._written = ""
 
     def _boot_time(self) -> float:
         try:
@@ -145,24 +142,12 @@ class TimerDaemon:
         except OSError:
             return time.time()
 
-    def _read_active(self) -> dict[str, Any]:
-        try:
-            mtime = os.stat(self.active_file).st_mtime
-        except FileNotFoundError:
-            return {}
-        if mtime != self._mtime:
-            with contextlib.suppress(OSError, ValueError):
-                with open(self.active_file) as fh:
-                    self._active = json.load(fh)
-                self._mtime = mtime
-        return self._active
-
     def _stamp(self, timer: str) -> str:
         return self.machine.path(f"{STAMP_DIR}/stamp-{timer}")
 
     def refresh(self) -> None:
         """Load the timers that were started or changed; forget the stopped ones."""
-        active = self._read_active()
+        active = self.active.read()
         unit_dir = str(active.get("unit_dir", ""))
         timers: dict[str, float] = active.get("timers", {})
         for gone in set(self.loaded) - set(timers):
@@ -243,14 +228,7 @@ class TimerDaemon:
                  for name, (_, _, spec) in self.loaded.items()}
         for name, error in self.errors.items():
             state[name] = {"error": error}
-        text = json.dumps(state, sort_keys=True)
-        if text == self._written:
-            return
-        tmp = self.state_file + ".tmp"
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.rename(tmp, self.state_file)
-        self._written = text
+        self.report.write(state)
 
 
 def _when(ts: float) -> str:
@@ -259,9 +237,5 @@ def _when(ts: float) -> str:
 
 
 def read_state(state_dir: str) -> dict[str, dict[str, Any]]:
-    try:
-        with open(os.path.join(state_dir, STATE_FILE)) as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """What the activator says of each active timer."""
+    return read_dict(os.path.join(state_dir, STATE_FILE))

@@ -30,6 +30,7 @@ from typing import Any
 from .. import sockets, timers
 from ..machine import Machine
 from ..service import ServiceError, ServiceSpec
+from ..statefile import read_dict, write_atomic
 from ..units import Unit
 from .base import Failure, ServiceManager, UnitGraph
 
@@ -123,7 +124,7 @@ class SupervisorManager(ServiceManager):
             os.rename(tmp, self.short_link)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket)
-        self._write(self.conf, self._main_config())
+        write_atomic(self.conf, self._main_config())
         # a fresh supervisord knows no program: nothing is running
         for stale in (self.targets_file, self.timers_file, self.sockets_file):
             with contextlib.suppress(FileNotFoundError):
@@ -166,13 +167,6 @@ class SupervisorManager(ServiceManager):
             "", "[supervisorctl]", f"serverurl=unix://{_ini(self.socket)}", "",
             "[include]", f"files={_ini(os.path.join(self.programs, '*.conf'))}", "",
         ])  # fmt: skip
-
-    @staticmethod
-    def _write(path: str, text: str) -> None:
-        tmp = path + ".tmp"
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.rename(tmp, path)
 
     # -- programs -----------------------------------------------------------------
 
@@ -261,7 +255,7 @@ class SupervisorManager(ServiceManager):
                         continue
             except FileNotFoundError:
                 pass
-            self._write(path, text)
+            write_atomic(path, text)
         self._apply()
         active = self._timers()
         if active:
@@ -302,30 +296,29 @@ class SupervisorManager(ServiceManager):
 
     def _set_targets(self, targets: set[str]) -> None:
         os.makedirs(self.dir, exist_ok=True)
-        self._write(self.targets_file, json.dumps(sorted(targets)))
+        write_atomic(self.targets_file, json.dumps(sorted(targets)))
+
+    @staticmethod
+    def _active_since(path: str, key: str) -> dict[str, float]:
+        """The active units (timers or sockets) of ``path`` and when each was started."""
+        try:
+            return {str(k): float(v) for k, v in read_dict(path).get(key, {}).items()}
+        except (ValueError, TypeError, AttributeError):
+            return {}
+
+    def _set_active(self, path: str, key: str, active: dict[str, float],
+                    unit_dir: str) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        write_atomic(path, json.dumps({"unit_dir": unit_dir, key: active}, sort_keys=True))
 
     def _timers(self) -> dict[str, float]:
-        """Active timers and when each was started."""
-        try:
-            with open(self.timers_file) as fh:
-                data = json.load(fh)
-            return {str(k): float(v) for k, v in data.get("timers", {}).items()}
-        except (FileNotFoundError, ValueError, AttributeError):
-            return {}
+        return self._active_since(self.timers_file, "timers")
 
     def _set_timers(self, active: dict[str, float], unit_dir: str) -> None:
-        os.makedirs(self.dir, exist_ok=True)
-        self._write(self.timers_file, json.dumps({"unit_dir": unit_dir, "timers": active},
-                                                 sort_keys=True))
+        self._set_active(self.timers_file, "timers", active, unit_dir)
 
     def _sockets(self) -> dict[str, float]:
-        """Active socket units and when each was started."""
-        try:
-            with open(self.sockets_file) as fh:
-                data = json.load(fh)
-            return {str(k): float(v) for k, v in data.get("sockets", {}).items()}
-        except (FileNotFoundError, ValueError, AttributeError):
-            return {}
+        return self._active_since(self.sockets_file, "sockets")
 
     def _listening(self) -> set[str]:
         """The active socket units that did not fail (a failed one is started
@@ -334,9 +327,7 @@ class SupervisorManager(ServiceManager):
         return {n for n in self._sockets() if said.get(n, {}).get("state") != "failed"}
 
     def _set_sockets(self, active: dict[str, float], unit_dir: str) -> None:
-        os.makedirs(self.dir, exist_ok=True)
-        self._write(self.sockets_file, json.dumps({"unit_dir": unit_dir, "sockets": active},
-                                                  sort_keys=True))
+        self._set_active(self.sockets_file, "sockets", active, unit_dir)
 
     def _activator_program(self) -> str:
         cmd = [sys.executable, "-m", "pynix.os.activator", "--root", self.machine.root,
